@@ -1,0 +1,22 @@
+#pragma once
+// Memory allocators. Each device has one; the CPU one caches freed blocks by
+// size so that a training loop reuses the same buffers instead of returning
+// them to the OS (page faults from fresh large mallocs cost up to 2x).
+#include <cstddef>
+
+#include "tensor/dtype.h"
+
+namespace drift {
+
+struct Allocator {
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void deallocate(void* p, size_t nbytes) = 0;
+  virtual void empty_cache() {}
+  virtual size_t cached_bytes() const { return 0; }
+};
+
+// The caching CPU allocator (64-byte aligned blocks).
+Allocator& cpu_allocator();
+
+}  // namespace drift

@@ -1,0 +1,91 @@
+#include "tensor/backend.h"
+
+#include <mutex>
+
+namespace drift {
+
+const char* op_name(OpKind op) {
+  static const char* names[] = {
+#define DRIFT_X(name, family) #name,
+      DRIFT_OP_LIST(DRIFT_X)
+#undef DRIFT_X
+  };
+  int i = static_cast<int>(op);
+  return i >= 0 && i < kNumOps ? names[i] : "?";
+}
+
+const char* op_family(OpKind op) {
+  static const char* families[] = {
+#define DRIFT_X(name, family) #family,
+      DRIFT_OP_LIST(DRIFT_X)
+#undef DRIFT_X
+  };
+  int i = static_cast<int>(op);
+  return i >= 0 && i < kNumOps ? families[i] : "?";
+}
+
+namespace {
+struct Registry {
+  std::mutex mu;
+  std::array<std::unique_ptr<Backend>, kNumDevices> backends;
+};
+Registry& registry() {
+  static Registry* r = new Registry();
+  return *r;
+}
+void ensure_cpu() {
+  static std::once_flag once;
+  std::call_once(once, [] { register_backend(make_cpu_backend()); });
+}
+}  // namespace
+
+std::string missing_ops(const Backend& b) {
+  std::string missing;
+  for (int i = 0; i < kNumOps; ++i)
+    if (!b.kernels[i]) missing += (missing.empty() ? "" : ", ") + std::string(op_name(static_cast<OpKind>(i)));
+  return missing;
+}
+
+void register_backend(const Backend& b) {
+  std::string missing = missing_ops(b);
+  DRIFT_CHECK(missing.empty(), "backend '", b.name, "' does not implement: ", missing);
+  DRIFT_CHECK(b.allocator && b.copy_to_host && b.copy_from_host && b.synchronize && b.available,
+              "backend '", b.name, "' is missing its allocator or copy functions");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.backends[static_cast<int>(b.device)] = std::make_unique<Backend>(b);
+}
+
+bool backend_available(Device d) {
+  ensure_cpu();
+  Registry& r = registry();
+  const Backend* b;
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    b = r.backends[static_cast<int>(d)].get();
+  }
+  return b != nullptr && b->available();
+}
+
+const Backend& backend(Device d) {
+  ensure_cpu();
+  Registry& r = registry();
+  const Backend* b;
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    b = r.backends[static_cast<int>(d)].get();
+  }
+  DRIFT_CHECK(b != nullptr, "no backend registered for device '", device_name(d),
+              "' (was drift built with CUDA? nvcc must be found at configure time)");
+  DRIFT_CHECK(b->available(), "backend '", b->name, "' is built but no ", device_name(d), " device is present");
+  return *b;
+}
+
+void dispatch(OpKind op, Device device, const KernelArgs& args) {
+  const Backend& b = backend(device);
+  KernelFn fn = b.kernels[static_cast<int>(op)];
+  DRIFT_CHECK(fn != nullptr, "op ", op_name(op), " has no kernel on ", b.name);
+  fn(args);
+}
+
+}  // namespace drift

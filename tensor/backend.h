@@ -1,0 +1,54 @@
+#pragma once
+// The backend interface: one kernel table per device, indexed by OpKind.
+// A kernel receives already-allocated, shape-checked tensors (the frontend in
+// tensor/ops.cpp does the checking, broadcasting and output allocation) and
+// a pointer to the op's parameter struct (tensor/op.h). Kernels know nothing
+// of autograd.
+#include <array>
+#include <string>
+
+#include "tensor/allocator.h"
+#include "tensor/op.h"
+#include "tensor/tensor.h"
+
+namespace drift {
+
+struct KernelArgs {
+  std::array<const Tensor*, 5> in{};  // inputs; null where an optional one is absent
+  std::array<Tensor*, 3> out{};       // outputs, preallocated by the frontend
+  const void* params = nullptr;       // the op's parameter struct, or null
+
+  template <class P> const P& p() const { return *static_cast<const P*>(params); }
+};
+using KernelFn = void (*)(const KernelArgs&);
+
+struct Backend {
+  Device device = Device::CPU;
+  std::string name;
+  Allocator* allocator = nullptr;
+  std::array<KernelFn, kNumOps> kernels{};
+  // Raw byte copies between this device and the host (contiguous buffers).
+  void (*copy_to_host)(void* dst_host, const void* src_dev, size_t nbytes) = nullptr;
+  void (*copy_from_host)(void* dst_dev, const void* src_host, size_t nbytes) = nullptr;
+  void (*synchronize)() = nullptr;
+  // Whether a usable device is present at run time (a CUDA build may run on
+  // a machine with no GPU).
+  bool (*available)() = nullptr;
+};
+
+// Registers a backend. Throws if an op is missing from its table, naming it.
+void register_backend(const Backend& b);
+// The backend for a device; throws if none is registered or it is unavailable.
+const Backend& backend(Device d);
+// True if a backend for d is registered and its device is present.
+bool backend_available(Device d);
+// Names the ops missing from b's table ("" if complete).
+std::string missing_ops(const Backend& b);
+
+// Looks up and runs the kernel for `op` on `device`.
+void dispatch(OpKind op, Device device, const KernelArgs& args);
+
+// CPU backend registration (tensor/cpu/register.cpp); called automatically.
+Backend make_cpu_backend();
+
+}  // namespace drift

@@ -1,0 +1,82 @@
+#pragma once
+// The one op list. Every backend kernel table is indexed by OpKind, and
+// check_backend_complete() (tensor/backend.h) verifies at start-up that a
+// backend registered every op. Adding an op: add it here, write its
+// parameter struct below (if any), its frontend in tensor/ops.cpp and a
+// kernel in each backend (tensor/cpu/<family>.cpp, cuda/<family>.cu).
+// See docs/ADDING_AN_OP.md.
+#include <cstdint>
+
+namespace drift {
+
+// X(name, family): family = the kernel file that implements it.
+#define DRIFT_OP_LIST(X)                                               \
+  /* memory / creation */                                              \
+  X(Fill, copy) X(Copy, copy) X(RandUniform, random) X(RandNormal, random) \
+  /* binary elementwise, broadcasting */                               \
+  X(Add, elementwise) X(Sub, elementwise) X(Mul, elementwise) X(Div, elementwise) \
+  X(Pow, elementwise) X(Maximum, elementwise) X(Minimum, elementwise)  \
+  X(Eq, elementwise) X(Ne, elementwise) X(Lt, elementwise) X(Le, elementwise) \
+  X(Gt, elementwise) X(Ge, elementwise) X(Where, elementwise)          \
+  /* unary elementwise */                                              \
+  X(Neg, elementwise) X(Abs, elementwise) X(Sign, elementwise) X(Exp, elementwise) \
+  X(Log, elementwise) X(Sqrt, elementwise) X(Rsqrt, elementwise) X(Sin, elementwise) \
+  X(Cos, elementwise) X(Tanh, elementwise) X(Sigmoid, elementwise) X(Relu, elementwise) \
+  X(Silu, elementwise) X(Gelu, elementwise) X(Erf, elementwise)        \
+  /* unary with scalar parameters (UnaryParams) */                    \
+  X(Affine, elementwise) X(PowScalar, elementwise) X(Clamp, elementwise) \
+  /* reductions over the middle dim of [outer, reduce, inner] */       \
+  X(Sum, reduce) X(Max, reduce) X(Min, reduce) X(ArgMax, reduce) X(ArgMin, reduce) \
+  /* linear algebra */                                                 \
+  X(Matmul, matmul)                                                    \
+  /* convolution and resampling */                                     \
+  X(Conv2d, conv) X(Conv2dBackwardInput, conv) X(Conv2dBackwardWeight, conv) \
+  X(AvgPool2d, pool) X(AvgPool2dBackward, pool)                        \
+  X(UpsampleNearest2d, pool) X(UpsampleNearest2dBackward, pool)        \
+  /* indexing */                                                       \
+  X(IndexSelect, index) X(IndexAdd, index)                             \
+  /* softmax and normalisation */                                      \
+  X(Softmax, softmax) X(LogSoftmax, softmax)                           \
+  X(GroupNorm, norm) X(GroupNormBackward, norm) X(LayerNorm, norm) X(LayerNormBackward, norm)
+
+enum class OpKind : int {
+#define DRIFT_X(name, family) name,
+  DRIFT_OP_LIST(DRIFT_X)
+#undef DRIFT_X
+  Count
+};
+constexpr int kNumOps = static_cast<int>(OpKind::Count);
+// Update this when the list changes: it makes an added op a deliberate act
+// that shows up in review together with its kernels (as ggml does).
+static_assert(kNumOps == 57, "op list changed: register the new op in every backend and update this count");
+
+const char* op_name(OpKind op);
+const char* op_family(OpKind op);
+
+// ---- kernel parameter structs (plain data, shared by all backends) ----
+
+struct FillParams { double value; };
+// Philox4x32-10 stream keyed by `seed`, starting at 128-bit block `offset`
+// (see tensor/rng.h for the exact element -> counter mapping).
+struct RandParams { uint64_t seed; uint64_t offset; double a, b; };  // uniform [a,b) or normal(mean=a, std=b)
+// Affine: y = a*x + b.  PowScalar: y = x^a.  Clamp: y = min(max(x, a), b).
+struct UnaryParams { double a = 0, b = 0; };
+// Input viewed as contiguous [outer, reduce, inner]; output [outer, inner].
+struct ReduceParams { int64_t outer, reduce, inner; };
+// a: [B, M, K] after op(); b: [B, K, N] after op(); out: [B, M, N] contiguous.
+// Each matrix of a/b has unit stride in one of its two dims (BLAS layout);
+// batch stride may be 0 (broadcast). trans_* are derived from the strides.
+struct MatmulParams { int64_t batch, m, n, k; };
+// NCHW, OIHW weights, groups = 1, dilation = 1.
+struct Conv2dParams { int64_t stride_h, stride_w, pad_h, pad_w; };
+// Average pooling with a k x k window and stride k (no padding);
+// nearest upsampling by an integer factor (scale).
+struct PoolParams { int64_t k; };
+// Along dim `1` of src viewed as [outer, n, inner]; index is int64 [m].
+struct IndexParams { int64_t outer, n, inner, m; };
+// Softmax over the middle dim of [outer, n, inner] (contiguous).
+struct SoftmaxParams { int64_t outer, n, inner; };
+// GroupNorm on x [N, C, S] (S = H*W), groups G; LayerNorm on x [M, D].
+struct NormParams { int64_t n, c, s, groups; double eps; };
+
+}  // namespace drift
