@@ -1,0 +1,1 @@
+// TEMPORARY: removed once engine.cpp / functions.cpp exist.
