@@ -18,6 +18,13 @@ struct Node {
   std::vector<Shape> input_shapes;                      // to check returned gradients
   std::function<std::vector<Tensor>(const Tensor& grad_out)> backward;  // one grad per input (undefined = zero)
   bool released = false;                                // saved tensors freed after backward
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees the chain of producers behind this node iteratively (autograd/engine.cpp),
+  // so that dropping a graph of 100k ops cannot overflow the stack.
+  ~Node();
 };
 
 }  // namespace drift

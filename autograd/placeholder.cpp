@@ -1,1 +1,0 @@
-// TEMPORARY: removed once engine.cpp / functions.cpp exist.
