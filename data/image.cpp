@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "data/loader.h"
 #include "tensor/ops.h"
 
 // The stb implementations live in this one translation unit.
@@ -119,7 +120,7 @@ Image tensor_to_image(const Tensor& image, float lo, float hi) {
 
 Tensor image_to_tensor(const Image& image, float lo, float hi) {
   const int C = image.channels, H = image.height, W = image.width;
-  Tensor t = ops::empty({C, H, W}, DType::Float32);
+  Tensor t = new_cpu_tensor({C, H, W}, DType::Float32);
   float* p = t.data<float>();
   const float scale = (hi - lo) / 255.0f;
   for (int c = 0; c < C; ++c)
