@@ -78,7 +78,7 @@ Tensor linspace(double start, double end, int64_t n, DType dtype, Device device)
   double step = n > 1 ? (end - start) / static_cast<double>(n - 1) : 0.0;
   // The last point is `end` exactly (no accumulated rounding).
   return host_1d(n, dtype, device,
-                 [&](int64_t i) { return i == n - 1 ? end : start + static_cast<double>(i) * step; });
+                 [&](int64_t i) { return i == n - 1 && n > 1 ? end : start + static_cast<double>(i) * step; });
 }
 
 Tensor from_buffer(const void* host_data, const Shape& shape, DType dtype, Device device) {
