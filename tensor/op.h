@@ -67,6 +67,20 @@ struct ReduceParams { int64_t outer, reduce, inner; };
 // Each matrix of a/b has unit stride in one of its two dims (BLAS layout);
 // batch stride may be 0 (broadcast). trans_* are derived from the strides.
 struct MatmulParams { int64_t batch, m, n, k; };
+// How a [rows, cols] matrix with element strides (stride_r, stride_c) is
+// handed to a row-major BLAS: as is (trans = false, leading dim ld = stride_r)
+// or as the transpose of a row-major [cols, rows] matrix (trans = true,
+// ld = stride_c). ok = false when neither works (the frontend then copies).
+// Shared by the matmul frontend and every backend's Matmul kernel.
+struct BlasLayout { bool ok; bool trans; int64_t ld; };
+inline BlasLayout blas_layout(int64_t rows, int64_t cols, int64_t stride_r, int64_t stride_c) {
+  const int64_t r1 = rows > 1 ? rows : 1, c1 = cols > 1 ? cols : 1;
+  if ((cols <= 1 || stride_c == 1) && (rows <= 1 || stride_r >= c1))
+    return {true, false, rows <= 1 ? c1 : stride_r};
+  if ((rows <= 1 || stride_r == 1) && (cols <= 1 || stride_c >= r1))
+    return {true, true, cols <= 1 ? r1 : stride_c};
+  return {false, false, 0};
+}
 // NCHW, OIHW weights, groups = 1, dilation = 1.
 struct Conv2dParams { int64_t stride_h, stride_w, pad_h, pad_w; };
 // Average pooling with a k x k window and stride k (no padding);
@@ -77,6 +91,7 @@ struct IndexParams { int64_t outer, n, inner, m; };
 // Softmax over the middle dim of [outer, n, inner] (contiguous).
 struct SoftmaxParams { int64_t outer, n, inner; };
 // GroupNorm on x [N, C, S] (S = H*W), groups G; LayerNorm on x [M, D].
+// LayerNorm uses n = rows M, c = D, s = 1, groups = 1; mean and rstd are [M].
 struct NormParams { int64_t n, c, s, groups; double eps; };
 
 }  // namespace drift

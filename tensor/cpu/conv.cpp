@@ -1,15 +1,370 @@
-// TEMPORARY placeholder: replaced by the real kernels of this family.
+// 2-D convolution on the CPU through GEMM (im2col / col2im + OpenBLAS).
+//
+// Shapes (all contiguous, prepared by the frontend in tensor/ops_linalg.cpp):
+//   x [N, C, H, W], w [O, C, kh, kw], y [N, O, Ho, Wo],
+//   Ho = (H + 2 ph - kh) / sh + 1,  Wo = (W + 2 pw - kw) / sw + 1.
+// Kernel arguments:
+//   Conv2d:               in = {x, w, bias or null}, out = {y}
+//   Conv2dBackwardInput:  in = {dy, w},              out = {dx}
+//   Conv2dBackwardWeight: in = {dy, x},              out = {dw}
+//
+// With cols[n] = im2col(x[n]) of shape [C*kh*kw, Ho*Wo]:
+//   forward          y[n]  = W[O, CKK] @ cols[n]                 (+ bias[o])
+//   backward input   dx[n] = col2im(W^T[CKK, O] @ dy[n][O, L])
+//   backward weight  dW    = sum_n dy[n][O, L] @ cols[n]^T[L, CKK]
+// A 1x1 stride-1 unpadded convolution has cols[n] = x[n]: a plain GEMM.
+//
+// Work is split into chunks of images; a chunk's columns are side by side
+// in one buffer ([CKK, cnt*L]) so that small images still make wide GEMMs.
+// With enough images every thread takes whole chunks with single-threaded
+// BLAS (no synchronisation inside a chunk, buffers stay in its cache);
+// otherwise chunks run one after another with threaded BLAS and OpenMP
+// im2col / col2im.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "tensor/cpu/blas.h"
 #include "tensor/cpu/kernels.h"
 
 namespace drift::cpu {
 namespace {
-void not_yet(const KernelArgs&) { throw Error("CPU kernel not implemented yet (family conv)"); }
+
+struct ConvGeom {
+  int64_t N, C, H, W, O, kh, kw, Ho, Wo, sh, sw, ph, pw;
+  int64_t L() const { return Ho * Wo; }           // output pixels per image
+  int64_t CKK() const { return C * kh * kw; }     // GEMM inner dim
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+};
+
+ConvGeom make_geom(const Tensor& x_like, const Tensor& w_like, const Tensor& y_like, const Conv2dParams& p) {
+  ConvGeom g;
+  g.N = x_like.size(0);
+  g.C = x_like.size(1);
+  g.H = x_like.size(2);
+  g.W = x_like.size(3);
+  g.O = w_like.size(0);
+  g.kh = w_like.size(2);
+  g.kw = w_like.size(3);
+  g.Ho = y_like.size(2);
+  g.Wo = y_like.size(3);
+  g.sh = p.stride_h;
+  g.sw = p.stride_w;
+  g.ph = p.pad_h;
+  g.pw = p.pad_w;
+  return g;
+}
+
+// Scratch memory from the caching CPU allocator, released on scope exit.
+template <class T>
+struct Workspace {
+  T* ptr = nullptr;
+  size_t bytes = 0;
+  explicit Workspace(int64_t count) : bytes(static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T)) {
+    ptr = static_cast<T*>(cpu_allocator().allocate(bytes));
+  }
+  ~Workspace() { cpu_allocator().deallocate(ptr, bytes); }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+};
+
+// Output columns [lo, hi) of an output row for kernel column kj read input
+// columns iw = ow*sw - pw + kj inside [0, W); the rest read padding.
+inline void valid_range(int64_t Wo, int64_t W, int64_t sw, int64_t pw, int64_t kj, int64_t& lo, int64_t& hi) {
+  const int64_t first = pw - kj;  // ow*sw >= first
+  lo = first > 0 ? (first + sw - 1) / sw : 0;
+  const int64_t last = W - 1 + pw - kj;  // ow*sw <= last
+  hi = last >= 0 ? std::min(Wo, last / sw + 1) : 0;
+  lo = std::min(lo, Wo);
+  hi = std::max(hi, lo);
+}
+
+// cols[r, l] (row stride ldc) for one image x [C, H, W], rows r in [r0, r1),
+// r = (c*kh + ki)*kw + kj, l = oh*Wo + ow:  cols[r, l] = x[c, oh*sh-ph+ki, ow*sw-pw+kj] (0 outside).
+template <class T>
+void im2col_rows(const T* x, const ConvGeom& g, T* cols, int64_t ldc, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+    const T* xc = x + c * g.H * g.W;
+    T* dst = cols + r * ldc;
+    int64_t lo, hi;
+    valid_range(g.Wo, g.W, g.sw, g.pw, kj, lo, hi);
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      T* d = dst + oh * g.Wo;
+      const int64_t ih = oh * g.sh - g.ph + ki;
+      if (ih < 0 || ih >= g.H) {
+        std::fill(d, d + g.Wo, T(0));
+        continue;
+      }
+      const T* xr = xc + ih * g.W - g.pw + kj;  // xr[ow*sw] = x[c, ih, ow*sw - pw + kj]
+      std::fill(d, d + lo, T(0));
+      if (g.sw == 1) {
+        std::memcpy(d + lo, xr + lo, static_cast<size_t>(hi - lo) * sizeof(T));
+      } else {
+        for (int64_t ow = lo; ow < hi; ++ow) d[ow] = xr[ow * g.sw];
+      }
+      std::fill(d + hi, d + g.Wo, T(0));
+    }
+  }
+}
+
+// The adjoint of im2col for channels [c0, c1): dx[c, ih, iw] += cols[r, l]
+// over every (r, l) that im2col read from (c, ih, iw). dx must be zeroed first.
+template <class T>
+void col2im_channels(const T* cols, const ConvGeom& g, int64_t ldc, T* dx, int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
+    T* dxc = dx + c * g.H * g.W;
+    for (int64_t ki = 0; ki < g.kh; ++ki) {
+      for (int64_t kj = 0; kj < g.kw; ++kj) {
+        const T* src = cols + ((c * g.kh + ki) * g.kw + kj) * ldc;
+        int64_t lo, hi;
+        valid_range(g.Wo, g.W, g.sw, g.pw, kj, lo, hi);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + ki;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* s = src + oh * g.Wo;
+          T* dr = dxc + ih * g.W - g.pw + kj;
+          if (g.sw == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) dr[ow] += s[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) dr[ow * g.sw] += s[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// im2col of images [n0, n0+cnt) side by side into cols [CKK, cnt*L].
+template <class T>
+void im2col_chunk(const T* x, const ConvGeom& g, int64_t n0, int64_t cnt, T* cols, bool parallel) {
+  const int64_t L = g.L(), ldc = cnt * L, CKK = g.CKK(), img = g.C * g.H * g.W;
+#pragma omp parallel for schedule(static) collapse(2) if (parallel)
+  for (int64_t j = 0; j < cnt; ++j)
+    for (int64_t r = 0; r < CKK; ++r) im2col_rows(x + (n0 + j) * img, g, cols + j * L, ldc, r, r + 1);
+}
+
+// How images are grouped: `chunk` images per chunk, and whether whole chunks
+// run on separate threads (single-threaded BLAS) or one after another.
+struct Plan {
+  int64_t chunk;
+  int64_t num_chunks;
+  bool threads_over_chunks;
+};
+
+// Aim for GEMMs with at least this many columns (output pixels).
+constexpr int64_t kTargetCols = 768;
+
+Plan make_plan(const ConvGeom& g) {
+  const int64_t threads = omp_get_max_threads();
+  Plan p;
+  p.chunk = std::clamp<int64_t>((kTargetCols + g.L() - 1) / g.L(), 1, std::max<int64_t>(g.N, 1));
+  p.threads_over_chunks = threads > 1 && (g.N >= 2 * threads || (g.N >= threads && g.N % threads == 0));
+  if (p.threads_over_chunks) {
+    // At least one chunk per thread, and a multiple of the thread count when cheap.
+    p.chunk = std::min(p.chunk, (g.N + threads - 1) / threads);
+    int64_t chunks = (g.N + p.chunk - 1) / p.chunk;
+    chunks = std::min(g.N, (chunks + threads - 1) / threads * threads);
+    p.chunk = (g.N + chunks - 1) / chunks;
+  }
+  p.num_chunks = g.N == 0 ? 0 : (g.N + p.chunk - 1) / p.chunk;
+  return p;
+}
+
+// Runs body(chunk_index, n0, cnt, tid, parallel_inside) over all chunks.
+template <class F>
+void for_each_chunk(const ConvGeom& g, const Plan& plan, F body) {
+  if (plan.threads_over_chunks) {
+#pragma omp parallel
+    {
+      const int tid = omp_get_thread_num();
+#pragma omp for schedule(static)
+      for (int64_t ci = 0; ci < plan.num_chunks; ++ci) {
+        const int64_t n0 = ci * plan.chunk, cnt = std::min(plan.chunk, g.N - n0);
+        body(n0, cnt, tid, false);
+      }
+    }
+  } else {
+    for (int64_t ci = 0; ci < plan.num_chunks; ++ci) {
+      const int64_t n0 = ci * plan.chunk, cnt = std::min(plan.chunk, g.N - n0);
+      body(n0, cnt, 0, true);
+    }
+  }
+}
+
+int workers(const Plan& plan) { return plan.threads_over_chunks ? omp_get_max_threads() : 1; }
+
+// ----------------------------------------------------------------- forward
+template <class T>
+void conv2d_forward(const KernelArgs& args) {
+  const Tensor& xt = *args.in[0];
+  const Tensor& wt = *args.in[1];
+  Tensor& yt = *args.out[0];
+  const ConvGeom g = make_geom(xt, wt, yt, args.p<Conv2dParams>());
+  const T* x = xt.data<T>();
+  const T* w = wt.data<T>();
+  const T* bias = args.in[2] ? args.in[2]->data<T>() : nullptr;
+  T* y = yt.data<T>();
+  const int64_t L = g.L(), CKK = g.CKK(), O = g.O, img = g.C * g.H * g.W;
+  const Plan plan = make_plan(g);
+  const bool direct_cols = g.pointwise();  // cols[n] = x[n]
+  const int64_t cols_size = CKK * plan.chunk * L, tmp_size = plan.chunk > 1 ? O * plan.chunk * L : 0;
+  Workspace<T> ws(workers(plan) * (cols_size + tmp_size));
+
+  for_each_chunk(g, plan, [&](int64_t n0, int64_t cnt, int tid, bool par) {
+    T* cols = ws.ptr + tid * (cols_size + tmp_size);
+    T* tmp = cols + cols_size;
+    const T* B = cols;
+    if (direct_cols && cnt == 1) {
+      B = x + n0 * img;
+    } else {
+      im2col_chunk(x, g, n0, cnt, cols, par);
+    }
+    // y[n0 .. n0+cnt) as [O, cnt*L] = W[O, CKK] @ cols[CKK, cnt*L]
+    T* out = cnt == 1 ? y + n0 * O * L : tmp;
+    gemm<T>(false, false, O, cnt * L, CKK, T(1), w, CKK, B, cnt * L, T(0), out, cnt * L);
+    // Scatter [O, cnt, L] -> y[n0 + j, O, L] and add the bias.
+#pragma omp parallel for schedule(static) collapse(2) if (par)
+    for (int64_t j = 0; j < cnt; ++j) {
+      for (int64_t o = 0; o < O; ++o) {
+        T* yr = y + ((n0 + j) * O + o) * L;
+        if (cnt > 1) std::memcpy(yr, tmp + o * cnt * L + j * L, static_cast<size_t>(L) * sizeof(T));
+        if (bias) {
+          const T b = bias[o];
+          for (int64_t l = 0; l < L; ++l) yr[l] += b;
+        }
+      }
+    }
+  });
+}
+
+// ----------------------------------------------------------- backward input
+template <class T>
+void conv2d_backward_input(const KernelArgs& args) {
+  const Tensor& dyt = *args.in[0];
+  const Tensor& wt = *args.in[1];
+  Tensor& dxt = *args.out[0];
+  const ConvGeom g = make_geom(dxt, wt, dyt, args.p<Conv2dParams>());
+  const T* dy = dyt.data<T>();
+  const T* w = wt.data<T>();
+  T* dx = dxt.data<T>();
+  const int64_t L = g.L(), CKK = g.CKK(), O = g.O, img = g.C * g.H * g.W;
+  const Plan plan = make_plan(g);
+  const bool pointwise = g.pointwise();
+  const int64_t cols_size = CKK * plan.chunk * L, tmp_size = plan.chunk > 1 ? O * plan.chunk * L : 0;
+  Workspace<T> ws(workers(plan) * (cols_size + tmp_size));
+
+  for_each_chunk(g, plan, [&](int64_t n0, int64_t cnt, int tid, bool par) {
+    T* cols = ws.ptr + tid * (cols_size + tmp_size);
+    T* tmp = cols + cols_size;
+    // dy chunk as [O, cnt*L]
+    const T* A = dy + n0 * O * L;
+    if (cnt > 1) {
+#pragma omp parallel for schedule(static) collapse(2) if (par)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t j = 0; j < cnt; ++j)
+          std::memcpy(tmp + o * cnt * L + j * L, dy + ((n0 + j) * O + o) * L, static_cast<size_t>(L) * sizeof(T));
+      A = tmp;
+    }
+    if (pointwise && cnt == 1) {  // dx[n] = W^T[C, O] @ dy[n][O, L]
+      gemm<T>(true, false, CKK, L, O, T(1), w, CKK, A, L, T(0), dx + n0 * img, L);
+      return;
+    }
+    // cols[CKK, cnt*L] = W^T @ dy_chunk, then scatter-add back to the images.
+    gemm<T>(true, false, CKK, cnt * L, O, T(1), w, CKK, A, cnt * L, T(0), cols, cnt * L);
+#pragma omp parallel for schedule(static) collapse(2) if (par)
+    for (int64_t j = 0; j < cnt; ++j) {
+      for (int64_t c = 0; c < g.C; ++c) {
+        T* dxn = dx + (n0 + j) * img;
+        std::fill(dxn + c * g.H * g.W, dxn + (c + 1) * g.H * g.W, T(0));
+        col2im_channels(cols + j * L, g, cnt * L, dxn, c, c + 1);
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------- backward weight
+template <class T>
+void conv2d_backward_weight(const KernelArgs& args) {
+  const Tensor& dyt = *args.in[0];
+  const Tensor& xt = *args.in[1];
+  Tensor& dwt = *args.out[0];
+  const ConvGeom g = make_geom(xt, dwt, dyt, args.p<Conv2dParams>());
+  const T* dy = dyt.data<T>();
+  const T* x = xt.data<T>();
+  T* dw = dwt.data<T>();
+  const int64_t L = g.L(), CKK = g.CKK(), O = g.O, img = g.C * g.H * g.W;
+  const int64_t wsize = O * CKK;
+  const Plan plan = make_plan(g);
+  const bool direct_cols = g.pointwise();
+  const int nw = workers(plan);
+  const int64_t cols_size = CKK * plan.chunk * L, tmp_size = plan.chunk > 1 ? O * plan.chunk * L : 0;
+  // Per-worker accumulators (worker 0 writes dw itself), summed at the end.
+  const int64_t acc_size = wsize;
+  const int64_t per_worker = cols_size + tmp_size + acc_size;
+  Workspace<T> ws(nw * per_worker);
+  std::vector<char> used(static_cast<size_t>(nw), 0);
+  std::fill(dw, dw + wsize, T(0));
+
+  for_each_chunk(g, plan, [&](int64_t n0, int64_t cnt, int tid, bool par) {
+    T* cols = ws.ptr + tid * per_worker;
+    T* tmp = cols + cols_size;
+    T* acc = tid == 0 ? dw : tmp + tmp_size;
+    if (!used[tid]) {
+      if (tid != 0) std::fill(acc, acc + wsize, T(0));
+      used[tid] = 1;
+    }
+    const T* B = cols;
+    if (direct_cols && cnt == 1) {
+      B = x + n0 * img;
+    } else {
+      im2col_chunk(x, g, n0, cnt, cols, par);
+    }
+    const T* A = dy + n0 * O * L;
+    if (cnt > 1) {
+#pragma omp parallel for schedule(static) collapse(2) if (par)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t j = 0; j < cnt; ++j)
+          std::memcpy(tmp + o * cnt * L + j * L, dy + ((n0 + j) * O + o) * L, static_cast<size_t>(L) * sizeof(T));
+      A = tmp;
+    }
+    // acc[O, CKK] += dy_chunk[O, cnt*L] @ cols^T[cnt*L, CKK]
+    gemm<T>(false, true, O, CKK, cnt * L, T(1), A, cnt * L, B, cnt * L, T(1), acc, CKK);
+  });
+
+  // dw += the other workers' accumulators.
+  for (int t = 1; t < nw; ++t) {
+    if (!used[t]) continue;
+    const T* acc = ws.ptr + t * per_worker + cols_size + tmp_size;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < wsize; ++i) dw[i] += acc[i];
+  }
+}
+
+template <template <class> class K>
+void by_dtype(const KernelArgs& args, const char* what) {
+  switch (args.out[0]->dtype()) {
+    case DType::Float32: return K<float>::run(args);
+    case DType::Float64: return K<double>::run(args);
+    default: throw Error(str(what, ": expected float32 or float64, got ", dtype_name(args.out[0]->dtype())));
+  }
+}
+template <class T> struct Fwd { static void run(const KernelArgs& a) { conv2d_forward<T>(a); } };
+template <class T> struct BwdIn { static void run(const KernelArgs& a) { conv2d_backward_input<T>(a); } };
+template <class T> struct BwdW { static void run(const KernelArgs& a) { conv2d_backward_weight<T>(a); } };
+
+void conv2d(const KernelArgs& a) { by_dtype<Fwd>(a, "conv2d"); }
+void conv2d_bwd_input(const KernelArgs& a) { by_dtype<BwdIn>(a, "conv2d_backward_input"); }
+void conv2d_bwd_weight(const KernelArgs& a) { by_dtype<BwdW>(a, "conv2d_backward_weight"); }
+
 }  // namespace
 
 void register_conv_kernels(Backend& b) {
-  b.kernels[static_cast<int>(OpKind::Conv2d)] = not_yet;
-  b.kernels[static_cast<int>(OpKind::Conv2dBackwardInput)] = not_yet;
-  b.kernels[static_cast<int>(OpKind::Conv2dBackwardWeight)] = not_yet;
+  b.kernels[static_cast<int>(OpKind::Conv2d)] = conv2d;
+  b.kernels[static_cast<int>(OpKind::Conv2dBackwardInput)] = conv2d_bwd_input;
+  b.kernels[static_cast<int>(OpKind::Conv2dBackwardWeight)] = conv2d_bwd_weight;
 }
 
 }  // namespace drift::cpu
