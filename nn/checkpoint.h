@@ -1,0 +1,36 @@
+#pragma once
+// Training checkpoints: everything a run needs to continue exactly where it
+// stopped, in one safetensors file:
+//   tensors   "model.<param>", "ema.<param>", "optim.<param>.<slot>"
+//   metadata  format, step, config (JSON), optimizer (JSON),
+//             rng.<name> = "<seed> <offset>" for every generator: the model's
+//             own (dropout) and the ones the caller lists (noise, data order)
+// Loading validates the whole file against the model, optimizer, EMA and
+// generators before changing any of them.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+
+namespace drift::nn {
+
+struct TrainingState {
+  Module* model = nullptr;         // required
+  Optimizer* optimizer = nullptr;  // optional
+  EMA* ema = nullptr;              // optional
+  int64_t step = 0;                // training steps done
+  // The run's random streams besides the model's own, by name.
+  std::vector<std::pair<std::string, Generator*>> generators;
+  std::string config_json = "{}";  // the run's configuration, kept verbatim
+};
+
+// Writes the state atomically (temporary file + rename).
+void save_checkpoint(const std::string& path, const TrainingState& state);
+// Restores model, optimizer, EMA, generators, step and config_json from the
+// file; the pointers in `state` say what to restore into (the same set that
+// was saved). Nothing changes if any part does not fit.
+void load_checkpoint(const std::string& path, TrainingState& state);
+
+}  // namespace drift::nn
