@@ -103,7 +103,12 @@ Dataset load_mnist(const std::string& dir, Split split) {
     throw Error(str("MNIST-style data set folder '", dir, "': missing file '", plain, "' (or '", plain,
                     ".gz')"));
   };
-  return load_idx(find("images-idx3-ubyte"), find("labels-idx1-ubyte"));
+  struct stat st;
+  DRIFT_CHECK(::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode), "MNIST-style data set folder '", dir,
+              "' does not exist");
+  const std::string images = find("images-idx3-ubyte");  // images first, then labels
+  const std::string labels = find("labels-idx1-ubyte");
+  return load_idx(images, labels);
 }
 
 }  // namespace drift

@@ -1,0 +1,388 @@
+// Readers of data/: IDX (plain and .gz), CIFAR-10 batches and tar.gz,
+// image folders, PNG writing, grids and plots. Every file is written to a
+// temporary folder by the test itself.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "data/cifar.h"
+#include "data/idx.h"
+#include "data/image.h"
+#include "data/image_folder.h"
+#include "data/loader.h"
+
+namespace fs = std::filesystem;
+using namespace drift;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("drift_test_data_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  gzclose(f);
+}
+
+void put_u32(std::vector<uint8_t>& v, uint32_t x) {
+  v.push_back(uint8_t(x >> 24)); v.push_back(uint8_t(x >> 16)); v.push_back(uint8_t(x >> 8)); v.push_back(uint8_t(x));
+}
+
+// n images of h x w with pixel (i, y, x) = (i * 7 + y * w + x) % 256.
+std::vector<uint8_t> idx_images(uint32_t n, uint32_t h, uint32_t w) {
+  std::vector<uint8_t> v = {0, 0, 8, 3};
+  put_u32(v, n); put_u32(v, h); put_u32(v, w);
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t p = 0; p < h * w; ++p) v.push_back(uint8_t((i * 7 + p) % 256));
+  return v;
+}
+
+std::vector<uint8_t> idx_labels(uint32_t n) {
+  std::vector<uint8_t> v = {0, 0, 8, 1};
+  put_u32(v, n);
+  for (uint32_t i = 0; i < n; ++i) v.push_back(uint8_t(i % 10));
+  return v;
+}
+
+// Expects `fn` to throw drift::Error whose message contains every piece.
+template <class F>
+void expect_error(F fn, const std::vector<std::string>& pieces) {
+  try {
+    fn();
+    FAIL() << "expected drift::Error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "message '" << msg << "' lacks '" << p << "'";
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ IDX
+
+TEST(DataIdx, ReadsPlainAndGzipIdentically) {
+  TempDir dir;
+  write_bytes(dir / "img", idx_images(5, 4, 3));
+  write_gz(dir / "img.gz", idx_images(5, 4, 3));
+  IdxArray a = read_idx(dir / "img", 3);
+  IdxArray b = read_idx(dir / "img.gz", 3);
+  EXPECT_EQ(a.dims, (std::vector<int64_t>{5, 4, 3}));
+  EXPECT_EQ(a.dims, b.dims);
+  EXPECT_EQ(a.data, b.data);
+  ASSERT_EQ(a.data.size(), 60u);
+  EXPECT_EQ(a.data[12 * 2 + 5], uint8_t(2 * 7 + 5));  // image 2, pixel 5
+}
+
+TEST(DataIdx, LoadsMnistFolderLayout) {
+  TempDir dir;
+  write_gz(dir / "train-images-idx3-ubyte.gz", idx_images(12, 28, 28));
+  write_gz(dir / "train-labels-idx1-ubyte.gz", idx_labels(12));
+  write_bytes(dir / "t10k-images-idx3-ubyte", idx_images(3, 28, 28));  // plain, not gz
+  write_bytes(dir / "t10k-labels-idx1-ubyte", idx_labels(3));
+  Dataset train = load_mnist(dir.path.string(), Split::Train);
+  Dataset test = load_mnist(dir.path.string(), Split::Test);
+  EXPECT_EQ(train.size(), 12);
+  EXPECT_EQ(test.size(), 3);
+  EXPECT_EQ(train.channels, 1);
+  EXPECT_EQ(train.height, 28);
+  EXPECT_EQ(train.width, 28);
+  EXPECT_EQ(train.labels[11], 1);
+  EXPECT_EQ(train.image(3)[0], uint8_t(21));
+  EXPECT_EQ(train.num_classes, 10);
+  EXPECT_NO_THROW(train.validate());
+}
+
+TEST(DataIdx, WrongMagicNamesTheFile) {
+  TempDir dir;
+  std::vector<uint8_t> v = idx_images(2, 2, 2);
+  v[2] = 0x0D;  // float data: not supported
+  write_bytes(dir / "bad-magic", v);
+  expect_error([&] { read_idx(dir / "bad-magic"); }, {dir / "bad-magic", "magic"});
+  // A label file passed where images are expected: 1 dimension, not 3.
+  write_bytes(dir / "labels", idx_labels(4));
+  expect_error([&] { read_idx(dir / "labels", 3); }, {dir / "labels", "magic", "expected 3"});
+}
+
+TEST(DataIdx, TruncatedNamesTheFile) {
+  TempDir dir;
+  std::vector<uint8_t> v = idx_images(4, 5, 5);
+  v.resize(v.size() - 10);
+  write_gz(dir / "short.gz", v);
+  expect_error([&] { read_idx(dir / "short.gz"); }, {dir / "short.gz", "truncated"});
+  write_bytes(dir / "tiny", {0, 0});
+  expect_error([&] { read_idx(dir / "tiny"); }, {dir / "tiny", "truncated"});
+  // A gzip stream cut in the middle.
+  write_gz(dir / "full.gz", idx_images(50, 28, 28));
+  std::ifstream in(dir / "full.gz", std::ios::binary);
+  std::vector<uint8_t> gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  gz.resize(gz.size() / 2);
+  write_bytes(dir / "cut.gz", gz);
+  expect_error([&] { read_idx(dir / "cut.gz"); }, {dir / "cut.gz"});
+}
+
+TEST(DataIdx, CountMismatchNamesBothFiles) {
+  TempDir dir;
+  write_bytes(dir / "i", idx_images(6, 2, 2));
+  write_bytes(dir / "l", idx_labels(5));
+  expect_error([&] { load_idx(dir / "i", dir / "l"); }, {dir / "i", dir / "l", "6", "5", "disagree"});
+}
+
+TEST(DataIdx, MissingFileNamesIt) {
+  TempDir dir;
+  expect_error([&] { read_idx(dir / "nope.gz"); }, {dir / "nope.gz", "no such file"});
+  expect_error([&] { load_mnist(dir / "nowhere", Split::Train); }, {dir / "nowhere", "does not exist"});
+  write_bytes(dir / "train-images-idx3-ubyte", idx_images(2, 2, 2));
+  expect_error([&] { load_mnist(dir.path.string(), Split::Train); }, {"train-labels-idx1-ubyte", "missing"});
+}
+
+// ------------------------------------------------------------------ CIFAR-10
+
+namespace {
+
+// n records; record i has label i % 10 and pixel p = (i + p) % 251.
+std::vector<uint8_t> cifar_records(int n, int first = 0) {
+  std::vector<uint8_t> v;
+  for (int i = first; i < first + n; ++i) {
+    v.push_back(uint8_t(i % 10));
+    for (int p = 0; p < 3072; ++p) v.push_back(uint8_t((i + p) % 251));
+  }
+  return v;
+}
+
+// A minimal ustar archive holding the given files.
+std::vector<uint8_t> make_tar(const std::vector<std::pair<std::string, std::vector<uint8_t>>>& files) {
+  std::vector<uint8_t> tar;
+  auto add_header = [&](const std::string& name, size_t size, char type) {
+    char h[512] = {};
+    std::strncpy(h, name.c_str(), 99);
+    std::snprintf(h + 100, 8, "%07o", 0644);
+    std::snprintf(h + 108, 8, "%07o", 0);
+    std::snprintf(h + 116, 8, "%07o", 0);
+    std::snprintf(h + 124, 12, "%011lo", static_cast<unsigned long>(size));
+    std::snprintf(h + 136, 12, "%011o", 0);
+    h[156] = type;
+    std::memcpy(h + 257, "ustar", 6);
+    std::memcpy(h + 263, "00", 2);
+    std::memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; ++i) sum += static_cast<unsigned char>(h[i]);
+    std::snprintf(h + 148, 8, "%06o", sum);
+    tar.insert(tar.end(), h, h + 512);
+  };
+  add_header("cifar-10-batches-bin/", 0, '5');
+  for (const auto& [name, data] : files) {
+    add_header(name, data.size(), '0');
+    tar.insert(tar.end(), data.begin(), data.end());
+    tar.resize((tar.size() + 511) / 512 * 512, 0);
+  }
+  tar.resize(tar.size() + 1024, 0);
+  return tar;
+}
+
+}  // namespace
+
+TEST(DataCifar, ReadsBatchFile) {
+  TempDir dir;
+  write_bytes(dir / "test_batch.bin", cifar_records(7));
+  Dataset d = read_cifar10_batch(dir / "test_batch.bin");
+  EXPECT_EQ(d.size(), 7);
+  EXPECT_EQ(d.channels, 3);
+  EXPECT_EQ(d.height, 32);
+  EXPECT_EQ(d.labels[3], 3);
+  EXPECT_EQ(d.image(2)[1024], uint8_t((2 + 1024) % 251));  // first green pixel
+  EXPECT_EQ(d.class_names.at(9), "truck");
+}
+
+TEST(DataCifar, SizeNotMultipleOfRecordNamesTheFile) {
+  TempDir dir;
+  std::vector<uint8_t> v = cifar_records(3);
+  v.pop_back();
+  write_bytes(dir / "data_batch_1.bin", v);
+  expect_error([&] { read_cifar10_batch(dir / "data_batch_1.bin"); }, {dir / "data_batch_1.bin", "3073"});
+}
+
+TEST(DataCifar, ReadsFolderAndTarGzIdentically) {
+  TempDir dir;
+  fs::create_directories(dir.path / "cifar-10-batches-bin");
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> files;
+  for (int b = 1; b <= 5; ++b) {
+    std::string name = "data_batch_" + std::to_string(b) + ".bin";
+    files.push_back({"cifar-10-batches-bin/" + name, cifar_records(4, 4 * b)});
+    write_bytes((dir.path / "cifar-10-batches-bin" / name).string(), files.back().second);
+  }
+  files.push_back({"cifar-10-batches-bin/batches.meta.txt", {'a', '\n'}});
+  files.push_back({"cifar-10-batches-bin/test_batch.bin", cifar_records(2)});
+  write_bytes((dir.path / "cifar-10-batches-bin" / "test_batch.bin").string(), files.back().second);
+  write_gz(dir / "cifar-10-binary.tar.gz", make_tar(files));
+
+  Dataset from_dir = load_cifar10(dir.path.string(), Split::Train);  // finds cifar-10-batches-bin/
+  Dataset from_tar = load_cifar10(dir / "cifar-10-binary.tar.gz", Split::Train);
+  EXPECT_EQ(from_dir.size(), 20);
+  EXPECT_EQ(from_dir.labels, from_tar.labels);
+  EXPECT_EQ(from_dir.images, from_tar.images);
+  EXPECT_EQ(from_tar.labels[0], 4);  // batch 1 starts at record 4
+  Dataset test = load_cifar10(dir / "cifar-10-binary.tar.gz", Split::Test);
+  EXPECT_EQ(test.size(), 2);
+}
+
+TEST(DataCifar, ArchiveErrorsNameTheArchive) {
+  TempDir dir;
+  write_gz(dir / "only-test.tar.gz", make_tar({{"cifar-10-batches-bin/test_batch.bin", cifar_records(1)}}));
+  expect_error([&] { load_cifar10(dir / "only-test.tar.gz", Split::Train); },
+               {dir / "only-test.tar.gz", "data_batch_1.bin"});
+  expect_error([&] { load_cifar10(dir / "missing.tar.gz", Split::Test); }, {dir / "missing.tar.gz"});
+}
+
+// ------------------------------------------------------------------ PNG, folders, grids, plots
+
+TEST(DataImage, PngRoundTrip) {
+  TempDir dir;
+  Image img(5, 3, 3);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 5; ++x)
+      for (int c = 0; c < 3; ++c) img.at(x, y, c) = uint8_t(x * 40 + y * 10 + c);
+  write_png(dir / "a.png", img);
+  Image back = read_image(dir / "a.png");
+  EXPECT_EQ(back.width, 5);
+  EXPECT_EQ(back.height, 3);
+  EXPECT_EQ(back.channels, 3);
+  EXPECT_EQ(back.pixels, img.pixels);
+  Image grey = read_image(dir / "a.png", 1);
+  EXPECT_EQ(grey.channels, 1);
+}
+
+TEST(DataImage, TensorConversionMapsMinusOneToZeroAndOneTo255) {
+  Tensor t = new_cpu_tensor({1, 1, 3}, DType::Float32);
+  t.data<float>()[0] = -1.0f;
+  t.data<float>()[1] = 0.0f;
+  t.data<float>()[2] = 7.0f;  // clamped
+  Image img = tensor_to_image(t);
+  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{0, 128, 255}));
+  Tensor back = image_to_tensor(img);
+  EXPECT_FLOAT_EQ(back.data<float>()[0], -1.0f);
+  EXPECT_FLOAT_EQ(back.data<float>()[2], 1.0f);
+}
+
+TEST(DataImage, GridLayout) {
+  // 5 images 2x3 (H x W), 1 channel, image b filled with value -1 + b * 0.5.
+  Tensor batch = new_cpu_tensor({5, 1, 2, 3}, DType::Float32);
+  for (int b = 0; b < 5; ++b)
+    for (int p = 0; p < 6; ++p) batch.data<float>()[b * 6 + p] = -1.0f + 0.5f * b;
+  Image grid = make_grid(batch, 2, 1);
+  EXPECT_EQ(grid.width, 2 * (3 + 1) + 1);
+  EXPECT_EQ(grid.height, 3 * (2 + 1) + 1);
+  EXPECT_EQ(grid.at(0, 0, 0), 255);  // padding
+  EXPECT_EQ(grid.at(1, 1, 0), 0);    // image 0
+  EXPECT_EQ(grid.at(5, 1, 0), 64);   // image 1 = -0.5 -> 63.75
+  EXPECT_EQ(grid.at(1, 7, 0), 255);  // image 4 = 1.0
+  EXPECT_EQ(grid.at(5, 7, 0), 255);  // empty slot stays padding
+  TempDir dir;
+  save_grid(dir / "grid.png", batch, 2);
+  EXPECT_EQ(read_image(dir / "grid.png").channels, 1);
+}
+
+TEST(DataImage, TrajectoryStripHasOneColumnPerFrame) {
+  std::vector<Tensor> frames;
+  for (int k = 0; k < 4; ++k) {
+    Tensor f = new_cpu_tensor({2, 3, 4, 4}, DType::Float32);
+    for (int i = 0; i < 96; ++i) f.data<float>()[i] = -1.0f + 0.5f * k;
+    frames.push_back(f);
+  }
+  Image strip = make_trajectory_strip(frames, 2);
+  EXPECT_EQ(strip.width, 4 * 6 + 2);
+  EXPECT_EQ(strip.height, 2 * 6 + 2);
+  EXPECT_EQ(strip.channels, 3);
+  EXPECT_EQ(strip.at(2, 2, 0), 0);          // frame 0
+  EXPECT_EQ(strip.at(2 + 3 * 6, 8, 1), 191);  // frame 3 = 0.5 -> 191.25, second row
+}
+
+TEST(DataImage, LinePlotDrawsTheCurve) {
+  PlotSeries s;
+  for (int i = 0; i < 100; ++i) s.y.push_back(1.0 / (1 + i));
+  s.y[50] = NAN;  // skipped, not a crash
+  PlotOptions opt;
+  opt.title = "loss";
+  Image img = plot_lines({s}, opt);
+  EXPECT_EQ(img.width, opt.width);
+  int coloured = 0;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x)
+      if (img.at(x, y, 0) == s.r && img.at(x, y, 1) == s.g && img.at(x, y, 2) == s.b) ++coloured;
+  EXPECT_GT(coloured, 300);  // a polyline across the plot
+  TempDir dir;
+  opt.log_y = true;
+  write_line_plot(dir / "loss.png", {s}, opt);
+  EXPECT_EQ(read_image(dir / "loss.png").width, opt.width);
+}
+
+TEST(DataImage, WriteErrorsNameThePath) {
+  Image img(2, 2, 1);
+  expect_error([&] { write_png("/nonexistent-dir/x.png", img); }, {"/nonexistent-dir/x.png"});
+}
+
+TEST(DataImageFolder, ReadsClassesInSortedOrder) {
+  TempDir dir;
+  fs::create_directories(dir.path / "b_dog");
+  fs::create_directories(dir.path / "a_cat");
+  Image red(4, 4, 3), blue(4, 4, 3);
+  for (int i = 0; i < 16; ++i) { red.pixels[i * 3] = 200; blue.pixels[i * 3 + 2] = 100; }
+  write_png(dir / "a_cat/1.png", red);
+  write_png(dir / "a_cat/2.png", red);
+  write_png(dir / "b_dog/1.png", blue);
+  std::ofstream(dir / "b_dog/notes.txt") << "ignored";
+  Dataset d = load_image_folder(dir.path.string());
+  EXPECT_EQ(d.size(), 3);
+  EXPECT_EQ(d.num_classes, 2);
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"a_cat", "b_dog"}));
+  EXPECT_EQ(d.labels, (std::vector<int64_t>{0, 0, 1}));
+  EXPECT_EQ(d.channels, 3);
+  EXPECT_EQ(d.image(0)[0], 200);       // red plane of a cat
+  EXPECT_EQ(d.image(2)[2 * 16], 100);  // blue plane of the dog
+  ImageFolderOptions opt;
+  opt.size = 8;
+  opt.channels = 1;
+  Dataset big = load_image_folder(dir.path.string(), opt);
+  EXPECT_EQ(big.height, 8);
+  EXPECT_EQ(big.channels, 1);
+}
+
+TEST(DataImageFolder, UnreadableImageNamesIt) {
+  TempDir dir;
+  fs::create_directories(dir.path / "x");
+  write_png(dir / "x/good.png", Image(3, 3, 1));
+  std::ofstream(dir / "x/zbad.png") << "this is not a png";
+  expect_error([&] { load_image_folder(dir.path.string()); }, {"zbad.png", "not a readable image"});
+}
+
+TEST(DataImageFolder, SizeMismatchAndMissingFolder) {
+  TempDir dir;
+  fs::create_directories(dir.path / "x");
+  write_png(dir / "x/a.png", Image(3, 3, 1));
+  write_png(dir / "x/b.png", Image(4, 3, 1));
+  expect_error([&] { load_image_folder(dir.path.string()); }, {"b.png", "4x3"});
+  expect_error([&] { load_image_folder(dir / "missing"); }, {dir / "missing"});
+  expect_error([&] { read_image(dir / "missing.png"); }, {dir / "missing.png"});
+}
