@@ -26,7 +26,8 @@ namespace {
 inline float exp_f32(float x) {
   const float kHi = 88.72283f, kLo = -87.0f;
   float xc = std::min(std::max(x, kLo), kHi);
-  float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  // n = round(x log2 e): adding 1.5 * 2^23 rounds to an integer (floor does not vectorize)
+  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - n * 0.693359375f;  // ln 2 split in two parts for an exact n ln 2
   r = r + n * 2.12194440e-4f;
   float y = 1.9875691500e-4f;
@@ -38,8 +39,7 @@ inline float exp_f32(float x) {
   y = y * r * r + r + 1.0f;
   // 2^(n-1) from the exponent bits (n - 1 + 127 in [1, 254]), times 2.
   int32_t bits = (static_cast<int32_t>(n) + 126) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
+  float scale = __builtin_bit_cast(float, bits);
   float res = y * scale * 2.0f;
   res = x > kHi ? std::numeric_limits<float>::infinity() : res;
   res = x < kLo ? 0.0f : res;
