@@ -1,0 +1,212 @@
+// The U-Net benchmark, measured the same way as the PyTorch reference
+// (/work/shared/bench/torch_unet_reference.py) so that the two compare:
+//   (a) forward        eval mode, no autograd, batch --batch
+//   (b) DDIM sampler   50 steps, eta = 0, linear betas 1e-4..0.02, T = 1000
+//   (c) train step     forward + MSE(eps) + backward + Adam(lr = 2e-4)
+//   (d) peak RSS       after the inference phases and at the end
+// (a) and (c): median and minimum over --steps timed runs after 3 warm-ups.
+// A plain program (no Google Benchmark): scripts/bench_unet.sh runs it next
+// to the reference and prints the ratios.
+//
+//   bench_unet --config mnist [--batch 64] [--sample-batch 64] [--steps 10] [--sample-runs 1] [--json]
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nn/optim.h"
+#include "nn/unet.h"
+
+using namespace drift;
+using namespace drift::nn;
+
+namespace {
+
+constexpr int kWarmup = 3;
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// User + system CPU seconds of this process (all threads).
+double cpu_seconds() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double peak_rss_mib() {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;  // Linux: KiB
+}
+
+struct Timing {
+  double median_ms, min_ms, cpu_util;
+};
+
+// Runs fn kWarmup times untimed, then `iters` times.
+Timing time_ms(const std::function<void()>& fn, int iters) {
+  for (int i = 0; i < kWarmup; ++i) fn();
+  std::vector<double> ms;
+  double c0 = cpu_seconds(), w0 = now_s();
+  for (int i = 0; i < iters; ++i) {
+    double t0 = now_s();
+    fn();
+    ms.push_back((now_s() - t0) * 1e3);
+  }
+  double util = (cpu_seconds() - c0) / (now_s() - w0);
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  size_t n = sorted.size();
+  double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  return {median, sorted.front(), util};
+}
+
+// Deterministic DDIM (Song et al. 2021, eta = 0) with `steps` evenly spaced
+// timesteps, as the reference's ddim_sample:
+//   x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)
+//   x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev) eps
+Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, int steps = 50, int T = 1000) {
+  std::vector<double> abar(T);
+  double prod = 1;
+  for (int i = 0; i < T; ++i) {
+    double beta = 1e-4 + (0.02 - 1e-4) * i / (T - 1);  // linear betas
+    prod *= 1 - beta;                                   // abar_t = prod (1 - beta_s)
+    abar[i] = prod;
+  }
+  std::vector<int> ts;
+  for (int t = 0; t < T; t += T / steps) ts.push_back(t);
+  std::reverse(ts.begin(), ts.end());  // 980, 960, ..., 0
+  Tensor x = ops::randn(shape, gen);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    double a_t = abar[ts[i]], a_prev = i + 1 < ts.size() ? abar[ts[i + 1]] : 1.0;
+    Tensor eps = model.forward(x, ops::full({shape[0]}, ts[i], DType::Int64));
+    Tensor x0 = ops::affine(ops::sub(x, ops::mul(eps, std::sqrt(1 - a_t))), 1 / std::sqrt(a_t), 0);
+    x = ops::add(ops::mul(x0, std::sqrt(a_prev)), ops::mul(eps, std::sqrt(1 - a_prev)));
+  }
+  return x;
+}
+
+void usage() {
+  std::printf("usage: bench_unet --config tiny|mnist|cifar [--batch N] [--sample-batch N] [--steps N] "
+              "[--sample-runs N] [--json]\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config = "mnist";
+  int64_t batch = 0, sample_batch = 0;
+  int steps = 10, sample_runs = 1;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage();
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config") config = next();
+    else if (a == "--batch") batch = std::stoll(next());
+    else if (a == "--sample-batch") sample_batch = std::stoll(next());
+    else if (a == "--steps") steps = std::stoi(next());
+    else if (a == "--sample-runs") sample_runs = std::stoi(next());
+    else if (a == "--json") json = true;
+    else {
+      usage();
+      return 2;
+    }
+  }
+  try {
+    UNetConfig cfg = UNetConfig::preset(config);
+    // The reference's batches: tiny 2, mnist 64, cifar 16 (forward, train and DDIM alike).
+    int64_t default_batch = config == "tiny" ? 2 : config == "mnist" ? 64 : 16;
+    if (batch == 0) batch = default_batch;
+    if (sample_batch == 0) sample_batch = default_batch;
+    UNet model(cfg);
+    const int64_t c = cfg.in_channels, s = cfg.image_size;
+
+    // Fixed inputs: data generation is not part of what is measured.
+    Generator gen(0);
+    Tensor x_t = ops::randn({batch, c, s, s}, gen);
+    Tensor t = ops::randint(0, 1000, {batch}, gen);
+    Tensor eps = ops::randn({batch, c, s, s}, gen);
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    std::printf("drift bench_unet  OMP_NUM_THREADS=%s\n", omp ? omp : "unset");
+    std::printf("config=%s  params=%lld  batch=%lld  sample_batch=%lld\n", config.c_str(),
+                static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
+                static_cast<long long>(sample_batch));
+
+    // (a) forward only.
+    model.eval();
+    Timing fwd;
+    {
+      NoGradGuard no_grad;
+      fwd = time_ms([&] { model.forward(x_t, t); }, steps);
+    }
+    std::printf("forward      median %9.2f ms   min %9.2f ms   cpu_util %.2f\n", fwd.median_ms, fwd.min_ms,
+                fwd.cpu_util);
+
+    // (b) DDIM, 50 steps.
+    std::vector<double> ddim_s;
+    double ddim_util = 0;
+    if (sample_runs > 0) {
+      NoGradGuard no_grad;
+      double c0 = cpu_seconds(), w0 = now_s();
+      for (int r = 0; r < sample_runs; ++r) {
+        double t0 = now_s();
+        ddim_sample(model, {sample_batch, c, s, s}, gen);
+        ddim_s.push_back(now_s() - t0);
+      }
+      ddim_util = (cpu_seconds() - c0) / (now_s() - w0);
+      std::printf("ddim50       %.2f s  (batch %lld)   cpu_util %.2f\n", ddim_s[0],
+                  static_cast<long long>(sample_batch), ddim_util);
+    }
+    double rss_infer = peak_rss_mib();
+
+    // (c) train step: forward + MSE + backward + Adam.
+    model.train();
+    Adam opt(model.named_parameters(), AdamOptions{2e-4});
+    Timing train = time_ms(
+        [&] {
+          opt.zero_grad();
+          Tensor loss = mse_loss(model.forward(x_t, t), eps);
+          backward(loss);
+          opt.step();
+        },
+        steps);
+    std::printf("train step   median %9.2f ms   min %9.2f ms   cpu_util %.2f\n", train.median_ms, train.min_ms,
+                train.cpu_util);
+    double rss = peak_rss_mib();
+    std::printf("peak RSS     %.0f MiB after inference, %.0f MiB at end\n", rss_infer, rss);
+
+    if (json) {
+      std::string dd = "[";
+      for (size_t i = 0; i < ddim_s.size(); ++i) dd += (i ? ", " : "") + std::to_string(ddim_s[i]);
+      dd += "]";
+      std::printf("{\"config\": \"%s\", \"params\": %lld, \"batch\": %lld, \"sample_batch\": %lld, \"steps\": %d, "
+                  "\"forward\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, "
+                  "\"ddim50\": {\"seconds\": %s, \"cpu_util\": %.2f}, \"peak_rss_infer_mib\": %.1f, "
+                  "\"train\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, \"peak_rss_mib\": %.1f}\n",
+                  config.c_str(), static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
+                  static_cast<long long>(sample_batch), steps, fwd.median_ms, fwd.min_ms, fwd.cpu_util, dd.c_str(),
+                  ddim_util, rss_infer, train.median_ms, train.min_ms, train.cpu_util, rss);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_unet: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

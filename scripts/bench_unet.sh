@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Benchmarks drift's U-Net against the PyTorch reference in one run, on the
+# same machine and under the same conditions (2 OpenMP threads; glibc malloc
+# told never to return large blocks to the OS, the "fair baseline" set-up of
+# /work/shared/bench/README.md), and prints one JSON line of ratios
+# drift / PyTorch (below 1 = drift is faster / smaller):
+#   {"preset": ..., "forward_ratio": ..., "train_ratio": ..., "ddim50_ratio": ..., "rss_ratio": ...}
+# forward and train compare medians, ddim50 the seconds of one 50-step run,
+# rss the peak resident set size at the end (training included).
+#
+#   scripts/bench_unet.sh mnist            (tiny | mnist | cifar)
+#   BUILD_DIR=build-e STEPS=5 scripts/bench_unet.sh cifar
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PRESET=${1:-mnist}
+BUILD_DIR=${BUILD_DIR:-build}
+STEPS=${STEPS:-10}
+SHARED=${DRIFT_SHARED_DIR:-$(pwd)/../shared}
+REF=$SHARED/bench/torch_unet_reference.py
+PY=/usr/bin/python3   # Debian's python3 with python3-torch
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295
+
+if [[ ! -x $BUILD_DIR/bench/bench_unet ]]; then
+  echo "== building bench_unet in $BUILD_DIR =="
+  [[ -f $BUILD_DIR/CMakeCache.txt ]] || cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target bench_unet >/dev/null
+fi
+[[ -f $REF ]] || { echo "bench_unet.sh: the PyTorch reference $REF is missing" >&2; exit 1; }
+$PY -c 'import torch' 2>/dev/null || { echo "bench_unet.sh: $PY cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+
+ours_log=$(mktemp) ; ref_log=$(mktemp)
+trap 'rm -f "$ours_log" "$ref_log"' EXIT
+echo "== drift ($PRESET) =="
+"$BUILD_DIR/bench/bench_unet" --config "$PRESET" --steps "$STEPS" --json | tee "$ours_log"
+echo "== PyTorch reference ($PRESET) =="
+$PY "$REF" --config "$PRESET" --steps "$STEPS" --threads "$OMP_NUM_THREADS" --json | tee "$ref_log"
+
+$PY - "$PRESET" "$ours_log" "$ref_log" <<'PYEOF'
+import json, sys
+preset, ours_path, ref_path = sys.argv[1:4]
+def last_json(path):
+    lines = [l for l in open(path) if l.startswith("{")]
+    return json.loads(lines[-1])
+o, r = last_json(ours_path), last_json(ref_path)
+def ratio(a, b):
+    return round(a / b, 3) if b else None
+print(json.dumps({
+    "preset": preset,
+    "forward_ratio": ratio(o["forward"]["median_ms"], r["forward"]["median_ms"]),
+    "train_ratio": ratio(o["train"]["median_ms"], r["train"]["median_ms"]),
+    "ddim50_ratio": ratio(o["ddim50"]["seconds"][0], r["ddim50"]["seconds"][0]) if o.get("ddim50", {}).get("seconds") and r.get("ddim50") else None,
+    "rss_ratio": ratio(o["peak_rss_mib"], r["peak_rss_mib"]),
+}))
+PYEOF

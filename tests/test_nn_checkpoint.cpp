@@ -1,0 +1,157 @@
+// Training checkpoints: N steps straight equal N/2 steps, save, load into a
+// fresh model / optimizer / EMA / generator, N/2 steps -- bitwise on the CPU,
+// with dropout active and gradient clipping. Mismatched checkpoints change nothing.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "nn/checkpoint.h"
+#include "nn/unet.h"
+
+using namespace drift;
+using namespace drift::nn;
+
+namespace {
+template <class F>
+void expect_error(F f, const std::vector<std::string>& pieces) {
+  try {
+    f();
+    FAIL() << "expected drift::Error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+  }
+}
+
+std::string temp_path(const std::string& name) {
+  return testing::TempDir() + "drift_ckpt_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// Everything a small training run holds.
+struct Run {
+  UNet net;
+  AdamW opt;
+  EMA ema;
+  Generator rng;  // data and noise
+  int64_t step = 0;
+  Run(uint64_t model_seed, uint64_t rng_seed)
+      : net(config(model_seed)), opt(net.named_parameters(), AdamOptions{1e-3, 0.9, 0.999, 1e-8, 0.01}),
+        ema(net, 0.9), rng(rng_seed) {
+    net.train();
+  }
+  static UNetConfig config(uint64_t seed) {
+    UNetConfig c = UNetConfig::tiny();
+    c.seed = seed;
+    c.num_classes = 3;
+    return c;
+  }
+  // One denoising step: x_t = 0.8 x0 + 0.6 eps; loss = |eps_theta(x_t, t, y) - eps|^2.
+  void train_step() {
+    Tensor x0 = ops::randn({2, 1, 8, 8}, rng);
+    Tensor t = ops::randint(0, 1000, {2}, rng);
+    Tensor y = ops::randint(0, 4, {2}, rng);  // 3 = the null class
+    Tensor eps = ops::randn({2, 1, 8, 8}, rng);
+    Tensor xt = ops::add(ops::mul(x0, 0.8), ops::mul(eps, 0.6));
+    opt.zero_grad();
+    Tensor loss = mse_loss(net.forward(xt, t, y), eps);
+    backward(loss);
+    clip_grad_norm(net.parameters(), 1.0);
+    opt.step();
+    ema.update();
+    ++step;
+  }
+  TrainingState state() {
+    TrainingState s;
+    s.model = &net;
+    s.optimizer = &opt;
+    s.ema = &ema;
+    s.step = step;
+    s.generators = {{"data", &rng}};
+    s.config_json = net.config().to_json();
+    return s;
+  }
+};
+
+void expect_bitwise_equal(const NamedTensors& a, const NamedTensors& b, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first) << what;
+    EXPECT_EQ(ops::to_vector_f32(a[i].second), ops::to_vector_f32(b[i].second)) << what << " " << a[i].first;
+  }
+}
+}  // namespace
+
+TEST(Checkpoint, ResumeIsBitwiseIdentical) {
+  const int N = 4;
+  Run straight(1, 100);
+  for (int i = 0; i < N; ++i) straight.train_step();
+
+  const std::string path = temp_path("resume.safetensors");
+  {
+    Run first(1, 100);
+    for (int i = 0; i < N / 2; ++i) first.train_step();
+    save_checkpoint(path, first.state());
+  }
+  Run resumed(77, 555);  // different seeds: everything must come from the file
+  TrainingState s = resumed.state();
+  s.config_json = "";
+  load_checkpoint(path, s);
+  EXPECT_EQ(s.step, N / 2);
+  EXPECT_EQ(s.config_json, Run::config(1).to_json());
+  resumed.step = s.step;
+  EXPECT_EQ(resumed.opt.step_count(), N / 2);
+  for (int i = 0; i < N / 2; ++i) resumed.train_step();
+
+  expect_bitwise_equal(straight.net.state_dict(), resumed.net.state_dict(), "model");
+  expect_bitwise_equal(straight.ema.shadow(), resumed.ema.shadow(), "ema");
+  expect_bitwise_equal(straight.opt.state_tensors(), resumed.opt.state_tensors(), "optimizer");
+  EXPECT_EQ(straight.rng.offset, resumed.rng.offset);
+  EXPECT_EQ(straight.net.dropout_generator().seed, resumed.net.dropout_generator().seed);
+  EXPECT_EQ(straight.net.dropout_generator().offset, resumed.net.dropout_generator().offset);
+  std::remove(path.c_str());
+}
+
+TEST(Checkpoint, MismatchChangesNothing) {
+  const std::string path = temp_path("mismatch.safetensors");
+  Run a(1, 100);
+  a.train_step();
+  save_checkpoint(path, a.state());
+
+  // A model of another shape: the error names the file and the tensor; nothing is loaded.
+  UNetConfig wide = Run::config(2);
+  wide.base_channels = 32;
+  UNet other(wide);
+  AdamW opt(other.named_parameters(), AdamOptions{});
+  Generator rng(9);
+  TrainingState s;
+  s.model = &other;
+  s.optimizer = &opt;
+  s.generators = {{"data", &rng}};
+  const std::vector<float> before = ops::to_vector_f32(other.state_dict()[0].second);
+  expect_error([&] { load_checkpoint(path, s); }, {path, "temb.0.weight"});
+  EXPECT_EQ(ops::to_vector_f32(other.state_dict()[0].second), before);
+  EXPECT_EQ(rng.offset, 0u);
+  EXPECT_EQ(opt.step_count(), 0);
+
+  // The right model but a generator the file does not have.
+  Run b(3, 4);
+  TrainingState sb = b.state();
+  Generator extra(1);
+  sb.generators.emplace_back("augment", &extra);
+  expect_error([&] { load_checkpoint(path, sb); }, {path, "rng.augment"});
+  EXPECT_EQ(b.opt.step_count(), 0);
+
+  // EMA weights in the file but no EMA to load them into.
+  Run c(3, 4);
+  TrainingState sc = c.state();
+  sc.ema = nullptr;
+  expect_error([&] { load_checkpoint(path, sc); }, {"EMA"});
+
+  // A plain safetensors file is not a checkpoint.
+  save_safetensors(path, {{"x", ops::ones({1})}});
+  expect_error([&] { load_checkpoint(path, sb); }, {path, "format"});
+  std::remove(path.c_str());
+}
