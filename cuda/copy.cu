@@ -1,0 +1,164 @@
+// Fill and Copy: strided writes, broadcasting reads, dtype conversion.
+//   Fill: out[0] <- value (any strides).
+//   Copy: out[0] <- in[0], in[0] broadcast to out[0]'s shape, converted to
+//         out[0]'s dtype. A host tensor on either side is staged through a
+//         contiguous buffer (cudaMemcpy), then converted on the device.
+#include <memory>
+
+#include "cuda/common.cuh"
+
+namespace drift::cuda {
+
+Shape broadcast_strides(const Tensor& t, const Shape& shape) {
+  const Shape& ts = t.shape();
+  const Shape& st = t.strides();
+  int64_t r = static_cast<int64_t>(shape.size()), tr = static_cast<int64_t>(ts.size());
+  DRIFT_CHECK(tr <= r, "CUDA: cannot broadcast shape ", shape_str(ts), " to ", shape_str(shape));
+  Shape out(r, 0);
+  for (int64_t d = 0; d < r; ++d) {
+    int64_t td = d - (r - tr);
+    if (td < 0) continue;  // a new leading dim: stride 0
+    if (ts[td] == shape[d]) {
+      out[d] = st[td];
+    } else {
+      DRIFT_CHECK(ts[td] == 1, "CUDA: cannot broadcast shape ", shape_str(ts), " to ", shape_str(shape));
+      out[d] = 0;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+template <class T>
+__global__ void fill_kernel(T* out, Strided<1> s, int64_t n, T value) {
+  DRIFT_CUDA_KERNEL_LOOP(i, n) {
+    int64_t off[1];
+    s.offsets(i, off);
+    out[off[0]] = value;
+  }
+}
+template <class T>
+__global__ void fill_contiguous_kernel(T* out, int64_t n, T value) {
+  DRIFT_CUDA_KERNEL_LOOP(i, n) out[i] = value;
+}
+
+// Operand 0 = destination, 1 = source.
+template <class To, class From>
+__global__ void copy_kernel(To* dst, const From* src, Strided<2> s, int64_t n) {
+  DRIFT_CUDA_KERNEL_LOOP(i, n) {
+    int64_t off[2];
+    s.offsets(i, off);
+    dst[off[0]] = static_cast<To>(src[off[1]]);
+  }
+}
+template <class To, class From>
+__global__ void copy_contiguous_kernel(To* dst, const From* src, int64_t n) {
+  DRIFT_CUDA_KERNEL_LOOP(i, n) dst[i] = static_cast<To>(src[i]);
+}
+
+void fill(const KernelArgs& args) {
+  Tensor& out = *args.out[0];
+  int64_t n = out.numel();
+  if (n == 0) return;
+  double value = args.p<FillParams>().value;
+  Strided<1> s = make_strided<1>(out.shape(), {&out});
+  dispatch_all(out.dtype(), "Fill", [&](auto tag) {
+    using T = decltype(tag);
+    T v = static_cast<T>(value);
+    if (s.all_contiguous())
+      fill_contiguous_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<T*>(out.data_ptr()), n, v);
+    else
+      fill_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<T*>(out.data_ptr()), s, n, v);
+    DRIFT_CUDA_CHECK_LAUNCH();
+  });
+}
+
+// dst <- src, both on the device.
+void device_copy(const Tensor& dst, const Tensor& src) {
+  int64_t n = dst.numel();
+  if (n == 0) return;
+  Strided<2> s = make_strided<2>(dst.shape(), {&dst, &src});
+  dispatch_all(dst.dtype(), "Copy", [&](auto to_tag) {
+    using To = decltype(to_tag);
+    dispatch_all(src.dtype(), "Copy", [&](auto from_tag) {
+      using From = decltype(from_tag);
+      To* d = static_cast<To*>(dst.data_ptr());
+      const From* p = static_cast<const From*>(src.data_ptr());
+      if (s.all_contiguous())
+        copy_contiguous_kernel<To, From><<<blocks_for(n), kThreads>>>(d, p, n);
+      else
+        copy_kernel<To, From><<<blocks_for(n), kThreads>>>(d, p, s, n);
+      DRIFT_CUDA_CHECK_LAUNCH();
+    });
+  });
+}
+
+// A fresh contiguous tensor of `shape` and `dtype` on `device`.
+Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
+  auto storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  return Tensor(storage, shape, contiguous_strides(shape), 0, dtype);
+}
+
+// Runs the CPU Copy kernel: dst <- src on the host.
+void host_copy(const Tensor& dst, const Tensor& src) {
+  Tensor d = dst;
+  KernelArgs a;
+  a.in[0] = &src;
+  a.out[0] = &d;
+  dispatch(OpKind::Copy, Device::CPU, a);
+}
+
+void copy(const KernelArgs& args) {
+  const Tensor& src = *args.in[0];
+  Tensor& dst = *args.out[0];
+  if (dst.numel() == 0) return;
+  if (src.device() == Device::CUDA && dst.device() == Device::CUDA) {
+    device_copy(dst, src);
+  } else if (src.device() == Device::CPU) {
+    // host -> device: make a contiguous host copy in src's dtype and dst's shape,
+    // upload it, then convert/scatter on the device.
+    Tensor host = src;
+    if (!(src.is_contiguous() && src.shape() == dst.shape())) {
+      host = make_tensor(dst.shape(), src.dtype(), Device::CPU);
+      host_copy(host, src);
+    }
+    Tensor staged = make_tensor(dst.shape(), src.dtype(), Device::CUDA);
+    DRIFT_CUDA_CHECK(cudaMemcpy(staged.data_ptr(), host.data_ptr(), host.numel() * host.element_size(),
+                                cudaMemcpyHostToDevice));
+    device_copy(dst, staged);
+  } else {
+    // device -> host: gather into a contiguous device buffer of dst's dtype,
+    // download it, then scatter into dst's strides on the host.
+    Tensor staged = make_tensor(dst.shape(), dst.dtype(), Device::CUDA);
+    device_copy(staged, src);
+    Tensor host = dst.is_contiguous() ? dst : make_tensor(dst.shape(), dst.dtype(), Device::CPU);
+    DRIFT_CUDA_CHECK(cudaMemcpy(host.data_ptr(), staged.data_ptr(), staged.numel() * staged.element_size(),
+                                cudaMemcpyDeviceToHost));
+    if (!host.is_same(dst)) host_copy(dst, host);
+  }
+}
+
+}  // namespace
+
+const void* contiguous_data(const Tensor& t, DeviceBuffer& scratch) {
+  if (t.is_contiguous()) return t.data_ptr();
+  size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+  scratch.reset(nbytes);
+  // Operand 0: the contiguous scratch buffer; operand 1: t with its strides.
+  int64_t n = t.numel();
+  Strided<2> s = make_strided<2>(t.shape(), {contiguous_strides(t.shape()), t.strides()});
+  dispatch_all(t.dtype(), "contiguous", [&](auto tag) {
+    using T = decltype(tag);
+    copy_kernel<T, T><<<blocks_for(n), kThreads>>>(scratch.as<T>(), static_cast<const T*>(t.data_ptr()), s, n);
+    DRIFT_CUDA_CHECK_LAUNCH();
+  });
+  return scratch.get();
+}
+
+void register_copy_kernels(Backend& b) {
+  b.kernels[static_cast<int>(OpKind::Fill)] = fill;
+  b.kernels[static_cast<int>(OpKind::Copy)] = copy;
+}
+
+}  // namespace drift::cuda
