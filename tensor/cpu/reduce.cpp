@@ -1,17 +1,203 @@
-// TEMPORARY placeholder: replaced by the real kernels of this family.
+// CPU reduction kernels. Contract (tensor/op.h ReduceParams): the input is
+// contiguous and viewed as [outer, reduce, inner]; the output is contiguous
+// [outer, inner] and out[o, i] = reduce_r in[o, r, i].
+//
+// Two loop shapes:
+//   inner == 1: each output is the reduction of one contiguous row of length
+//               `reduce` (a SIMD reduction); when there are fewer rows than
+//               threads the row itself is split across threads.
+//   inner  > 1: rows of `inner` values are combined elementwise, a block of
+//               kBlock outputs at a time, so the loop over i vectorizes and the
+//               input is read once, in order.
+// float32 sums accumulate in double.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/loops.h"
 
 namespace drift::cpu {
 namespace {
-void not_yet(const KernelArgs&) { throw Error("CPU kernel not implemented yet (family reduce)"); }
+
+constexpr int64_t kBlock = 256;       // outputs per task in the inner > 1 case
+constexpr int kMaxPartials = 256;     // threads that may split one row
+
+template <class T> using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+// ---- sum -----------------------------------------------------------------------
+
+template <class T>
+SumAcc<T> sum_row(const T* x, int64_t n) {
+  SumAcc<T> s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += static_cast<SumAcc<T>>(x[i]);
+  return s;
+}
+
+template <class T>
+void sum_typed(const T* x, T* out, const ReduceParams& p) {
+  const int64_t O = p.outer, R = p.reduce, I = p.inner;
+  if (I == 1) {
+    int nt = omp_get_max_threads();
+    if (O < nt && R >= 2 * kGrain && !omp_in_parallel()) {
+      // Few long rows: split each row into chunks, one partial sum per chunk.
+      int64_t chunks = std::min<int64_t>({static_cast<int64_t>(nt), kMaxPartials, R / kGrain});
+      int64_t len = (R + chunks - 1) / chunks;
+      for (int64_t o = 0; o < O; ++o) {
+        SumAcc<T> partial[kMaxPartials];
+        const T* row = x + o * R;
+        parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            int64_t b = c * len, e = std::min(R, b + len);
+            partial[c] = b < e ? sum_row(row + b, e - b) : SumAcc<T>(0);
+          }
+        });
+        SumAcc<T> s = 0;
+        for (int64_t c = 0; c < chunks; ++c) s += partial[c];
+        out[o] = static_cast<T>(s);
+      }
+      return;
+    }
+    parallel_for(0, O, std::max<int64_t>(1, kGrain / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<T>(sum_row(x + o * R, R));
+    });
+    return;
+  }
+  const int64_t blocks = (I + kBlock - 1) / kBlock;
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(R * std::min(I, kBlock), 1));
+  parallel_for(0, O * blocks, grain, [&](int64_t t0, int64_t t1) {
+    SumAcc<T> acc[kBlock];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, n = std::min(kBlock, I - i0);
+      for (int64_t i = 0; i < n; ++i) acc[i] = 0;
+      const T* base = x + o * R * I + i0;
+      for (int64_t r = 0; r < R; ++r) {
+        const T* row = base + r * I;
+        for (int64_t i = 0; i < n; ++i) acc[i] += static_cast<SumAcc<T>>(row[i]);
+      }
+      T* dst = out + o * I + i0;
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(acc[i]);
+    }
+  });
+}
+
+// ---- max / min -------------------------------------------------------------------
+// NaN wins (as in PyTorch): once a NaN is seen the result is NaN.
+struct MaxF {
+  template <class T> T operator()(T m, T v) const { return (v > m || v != v) ? v : m; }
+};
+struct MinF {
+  template <class T> T operator()(T m, T v) const { return (v < m || v != v) ? v : m; }
+};
+
+template <class T, class Op>
+void extreme_typed(const T* x, T* out, const ReduceParams& p) {
+  const Op op;
+  const int64_t O = p.outer, R = p.reduce, I = p.inner;
+  if (I == 1) {
+    parallel_for(0, O, std::max<int64_t>(1, kGrain / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) {
+        const T* row = x + o * R;
+        T m = row[0];
+        for (int64_t r = 1; r < R; ++r) m = op(m, row[r]);
+        out[o] = m;
+      }
+    });
+    return;
+  }
+  const int64_t blocks = (I + kBlock - 1) / kBlock;
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(R * std::min(I, kBlock), 1));
+  parallel_for(0, O * blocks, grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / blocks, i0 = (t % blocks) * kBlock, n = std::min(kBlock, I - i0);
+      const T* base = x + o * R * I + i0;
+      T* dst = out + o * I + i0;
+      for (int64_t i = 0; i < n; ++i) dst[i] = base[i];
+      for (int64_t r = 1; r < R; ++r) {
+        const T* row = base + r * I;
+        for (int64_t i = 0; i < n; ++i) dst[i] = op(dst[i], row[i]);
+      }
+    }
+  });
+}
+
+// ---- argmax / argmin ---------------------------------------------------------------
+// Index of the first extreme value; the first NaN if there is one.
+template <class T, bool kMax>
+void arg_typed(const T* x, int64_t* out, const ReduceParams& p) {
+  const int64_t O = p.outer, R = p.reduce, I = p.inner;
+  parallel_for(0, O * I, std::max<int64_t>(1, kGrain / std::max<int64_t>(R, 1)), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / I, i = t % I;
+      const T* base = x + o * R * I + i;
+      T best = base[0];
+      int64_t best_r = 0;
+      for (int64_t r = 1; r < R && best == best; ++r) {
+        T v = base[r * I];
+        if (v != v || (kMax ? v > best : v < best)) {
+          best = v;
+          best_r = r;
+        }
+      }
+      out[t] = best_r;
+    }
+  });
+}
+
+template <class F>
+void by_dtype(DType dt, const F& f) {
+  switch (dt) {
+    case DType::Float32: f(float()); break;
+    case DType::Float64: f(double()); break;
+    case DType::Int64: f(int64_t()); break;
+  }
+}
+
+void check_args(const KernelArgs& args, const char* op) {
+  const ReduceParams& p = args.p<ReduceParams>();
+  DRIFT_CHECK(args.in[0]->is_contiguous() && args.out[0]->is_contiguous(), op,
+              ": input and output must be contiguous");
+  DRIFT_CHECK(args.in[0]->numel() == p.outer * p.reduce * p.inner && args.out[0]->numel() == p.outer * p.inner, op,
+              ": tensor sizes do not match [outer, reduce, inner] = [", p.outer, ", ", p.reduce, ", ", p.inner, "]");
+}
+
+void sum_kernel(const KernelArgs& args) {
+  check_args(args, "Sum");
+  by_dtype(args.in[0]->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    sum_typed<T>(args.in[0]->data<T>(), args.out[0]->data<T>(), args.p<ReduceParams>());
+  });
+}
+
+template <class Op>
+void extreme_kernel(const KernelArgs& args) {
+  check_args(args, "Max/Min");
+  DRIFT_CHECK(args.p<ReduceParams>().reduce > 0, "max/min over an empty dimension");
+  by_dtype(args.in[0]->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    extreme_typed<T, Op>(args.in[0]->data<T>(), args.out[0]->data<T>(), args.p<ReduceParams>());
+  });
+}
+
+template <bool kMax>
+void arg_kernel(const KernelArgs& args) {
+  check_args(args, "ArgMax/ArgMin");
+  DRIFT_CHECK(args.p<ReduceParams>().reduce > 0, "argmax/argmin over an empty dimension");
+  by_dtype(args.in[0]->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    arg_typed<T, kMax>(args.in[0]->data<T>(), args.out[0]->data<int64_t>(), args.p<ReduceParams>());
+  });
+}
+
 }  // namespace
 
 void register_reduce_kernels(Backend& b) {
-  b.kernels[static_cast<int>(OpKind::Sum)] = not_yet;
-  b.kernels[static_cast<int>(OpKind::Max)] = not_yet;
-  b.kernels[static_cast<int>(OpKind::Min)] = not_yet;
-  b.kernels[static_cast<int>(OpKind::ArgMax)] = not_yet;
-  b.kernels[static_cast<int>(OpKind::ArgMin)] = not_yet;
+  b.kernels[static_cast<int>(OpKind::Sum)] = sum_kernel;
+  b.kernels[static_cast<int>(OpKind::Max)] = extreme_kernel<MaxF>;
+  b.kernels[static_cast<int>(OpKind::Min)] = extreme_kernel<MinF>;
+  b.kernels[static_cast<int>(OpKind::ArgMax)] = arg_kernel<true>;
+  b.kernels[static_cast<int>(OpKind::ArgMin)] = arg_kernel<false>;
 }
 
 }  // namespace drift::cpu
