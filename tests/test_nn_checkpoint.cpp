@@ -31,13 +31,13 @@ std::string temp_path(const std::string& name) {
 }
 
 // Everything a small training run holds.
-struct Run {
+struct TrainRun {
   UNet net;
   AdamW opt;
   EMA ema;
   Generator rng;  // data and noise
   int64_t step = 0;
-  Run(uint64_t model_seed, uint64_t rng_seed)
+  TrainRun(uint64_t model_seed, uint64_t rng_seed)
       : net(config(model_seed)), opt(net.named_parameters(), AdamOptions{1e-3, 0.9, 0.999, 1e-8, 0.01}),
         ema(net, 0.9), rng(rng_seed) {
     net.train();
@@ -86,21 +86,21 @@ void expect_bitwise_equal(const NamedTensors& a, const NamedTensors& b, const st
 
 TEST(Checkpoint, ResumeIsBitwiseIdentical) {
   const int N = 4;
-  Run straight(1, 100);
+  TrainRun straight(1, 100);
   for (int i = 0; i < N; ++i) straight.train_step();
 
   const std::string path = temp_path("resume.safetensors");
   {
-    Run first(1, 100);
+    TrainRun first(1, 100);
     for (int i = 0; i < N / 2; ++i) first.train_step();
     save_checkpoint(path, first.state());
   }
-  Run resumed(77, 555);  // different seeds: everything must come from the file
+  TrainRun resumed(77, 555);  // different seeds: everything must come from the file
   TrainingState s = resumed.state();
   s.config_json = "";
   load_checkpoint(path, s);
   EXPECT_EQ(s.step, N / 2);
-  EXPECT_EQ(s.config_json, Run::config(1).to_json());
+  EXPECT_EQ(s.config_json, TrainRun::config(1).to_json());
   resumed.step = s.step;
   EXPECT_EQ(resumed.opt.step_count(), N / 2);
   for (int i = 0; i < N / 2; ++i) resumed.train_step();
@@ -116,12 +116,12 @@ TEST(Checkpoint, ResumeIsBitwiseIdentical) {
 
 TEST(Checkpoint, MismatchChangesNothing) {
   const std::string path = temp_path("mismatch.safetensors");
-  Run a(1, 100);
+  TrainRun a(1, 100);
   a.train_step();
   save_checkpoint(path, a.state());
 
   // A model of another shape: the error names the file and the tensor; nothing is loaded.
-  UNetConfig wide = Run::config(2);
+  UNetConfig wide = TrainRun::config(2);
   wide.base_channels = 32;
   UNet other(wide);
   AdamW opt(other.named_parameters(), AdamOptions{});
@@ -137,7 +137,7 @@ TEST(Checkpoint, MismatchChangesNothing) {
   EXPECT_EQ(opt.step_count(), 0);
 
   // The right model but a generator the file does not have.
-  Run b(3, 4);
+  TrainRun b(3, 4);
   TrainingState sb = b.state();
   Generator extra(1);
   sb.generators.emplace_back("augment", &extra);
@@ -145,7 +145,7 @@ TEST(Checkpoint, MismatchChangesNothing) {
   EXPECT_EQ(b.opt.step_count(), 0);
 
   // EMA weights in the file but no EMA to load them into.
-  Run c(3, 4);
+  TrainRun c(3, 4);
   TrainingState sc = c.state();
   sc.ema = nullptr;
   expect_error([&] { load_checkpoint(path, sc); }, {"EMA"});
