@@ -1,0 +1,184 @@
+// Counter-based random numbers: Philox4x32-10 known answers, the element ->
+// (counter, lane) mapping of tensor/rng.h, reproducibility and distribution moments.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "tensor/ops.h"
+#include "tensor/rng.h"
+
+using namespace drift;
+
+namespace {
+
+// An independent Philox4x32-10 written from the Random123 reference (philox.h):
+// full 4-word counter, 2-word key, round constants M0/M1, Weyl constants W0/W1.
+struct Ref4 { uint32_t v[4]; };
+Ref4 ref_philox(Ref4 ctr, uint32_t k0, uint32_t k1) {
+  const uint32_t kM0 = 0xD2511F53, kM1 = 0xCD9E8D57, kW0 = 0x9E3779B9, kW1 = 0xBB67AE85;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {  // key schedule: bump before every round but the first
+      k0 += kW0;
+      k1 += kW1;
+    }
+    uint64_t p0 = static_cast<uint64_t>(kM0) * ctr.v[0];
+    uint64_t p1 = static_cast<uint64_t>(kM1) * ctr.v[2];
+    Ref4 next;
+    next.v[0] = static_cast<uint32_t>(p1 >> 32) ^ ctr.v[1] ^ k0;
+    next.v[1] = static_cast<uint32_t>(p1);
+    next.v[2] = static_cast<uint32_t>(p0 >> 32) ^ ctr.v[3] ^ k1;
+    next.v[3] = static_cast<uint32_t>(p0);
+    ctr = next;
+  }
+  return ctr;
+}
+
+// Element i of the stream (seed, offset): block offset + i/4, lane i%4 (tensor/rng.h).
+uint32_t ref_bits(uint64_t seed, uint64_t offset, uint64_t i) {
+  uint64_t b = offset + i / 4;
+  Ref4 r = ref_philox({{static_cast<uint32_t>(b), static_cast<uint32_t>(b >> 32), 0, 0}},
+                      static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  return r.v[i % 4];
+}
+double ref_uniform(uint64_t seed, uint64_t offset, uint64_t i) {
+  return static_cast<double>(ref_bits(seed, offset, i) >> 8) / 16777216.0;
+}
+double ref_normal(uint64_t seed, uint64_t offset, uint64_t i) {
+  uint64_t even = i - i % 2;
+  double u1 = (static_cast<double>(ref_bits(seed, offset, even) >> 8) + 1.0) / 16777216.0;
+  double u2 = static_cast<double>(ref_bits(seed, offset, even + 1) >> 8) / 16777216.0;
+  double r = std::sqrt(-2.0 * std::log(u1)), th = 6.283185307179586 * u2;
+  return i % 2 == 0 ? r * std::cos(th) : r * std::sin(th);
+}
+
+void moments(const std::vector<double>& v, double& mean, double& var) {
+  double s = 0;
+  for (double x : v) s += x;
+  mean = s / v.size();
+  double q = 0;
+  for (double x : v) q += (x - mean) * (x - mean);
+  var = q / (v.size() - 1);
+}
+
+}  // namespace
+
+TEST(TensorRandom, ReferencePhiloxKnownAnswers) {
+  // Random123 kat_vectors, philox4x32_10.
+  Ref4 a = ref_philox({{0, 0, 0, 0}}, 0, 0);
+  EXPECT_EQ(a.v[0], 0x6627e8d5u);
+  EXPECT_EQ(a.v[1], 0xe169c58du);
+  EXPECT_EQ(a.v[2], 0xbc57ac4cu);
+  EXPECT_EQ(a.v[3], 0x9b00dbd8u);
+  Ref4 b = ref_philox({{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff);
+  EXPECT_EQ(b.v[0], 0x408f276du);
+  EXPECT_EQ(b.v[1], 0x41c83b0eu);
+  EXPECT_EQ(b.v[2], 0xa20bc7c6u);
+  EXPECT_EQ(b.v[3], 0x6d5451fdu);
+  Ref4 c = ref_philox({{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0);
+  EXPECT_EQ(c.v[0], 0xd16cfe09u);
+  EXPECT_EQ(c.v[1], 0x94fdccebu);
+  EXPECT_EQ(c.v[2], 0x5001e420u);
+  EXPECT_EQ(c.v[3], 0x24126ea1u);
+}
+
+TEST(TensorRandom, LibraryPhiloxMatchesReference) {
+  Philox4 z = philox4x32_10(0, 0);
+  EXPECT_EQ(z.v[0], 0x6627e8d5u);
+  EXPECT_EQ(z.v[3], 0x9b00dbd8u);
+  for (uint64_t seed : {uint64_t(0), uint64_t(42), uint64_t(0x123456789abcdefULL)})
+    for (uint64_t ctr : {uint64_t(0), uint64_t(1), uint64_t(77), uint64_t(0xfffffffffULL)}) {
+      Philox4 got = philox4x32_10(ctr, seed);
+      Ref4 want = ref_philox({{static_cast<uint32_t>(ctr), static_cast<uint32_t>(ctr >> 32), 0, 0}},
+                             static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+      for (int l = 0; l < 4; ++l) EXPECT_EQ(got.v[l], want.v[l]) << "seed " << seed << " ctr " << ctr;
+    }
+}
+
+TEST(TensorRandom, TensorsFollowTheDocumentedMapping) {
+  const uint64_t seed = 1234, offset = 10;
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    Generator g(seed, offset);
+    std::vector<double> u = ops::to_vector_f64(ops::rand({3, 7}, g, dt));  // 21 elements, not a multiple of 4
+    for (int i = 0; i < 21; ++i) EXPECT_EQ(u[i], ref_uniform(seed, offset, i)) << i;
+    Generator h(seed, offset);
+    std::vector<double> z = ops::to_vector_f64(ops::randn({21}, h, dt));
+    double tol = dt == DType::Float32 ? 1e-6 : 1e-12;
+    for (int i = 0; i < 21; ++i) EXPECT_NEAR(z[i], ref_normal(seed, offset, i), tol * (1 + std::fabs(z[i]))) << i;
+  }
+  // The first uniforms of (seed 0, offset 0) are the known-answer words >> 8 over 2^24.
+  Generator g0(0, 0);
+  std::vector<double> first = ops::to_vector_f64(ops::rand({4}, g0, DType::Float64));
+  EXPECT_EQ(first[0], (0x6627e8d5u >> 8) / 16777216.0);
+  EXPECT_EQ(first[1], (0xe169c58du >> 8) / 16777216.0);
+  EXPECT_EQ(first[2], (0xbc57ac4cu >> 8) / 16777216.0);
+  EXPECT_EQ(first[3], (0x9b00dbd8u >> 8) / 16777216.0);
+  EXPECT_EQ(philox_uniform_at(0, 0, 1), first[1]);
+}
+
+TEST(TensorRandom, SameSeedAndOffsetReproduceDrawsAdvance) {
+  Generator a(7), b(7);
+  Tensor x1 = ops::randn({1000}, a), y1 = ops::randn({1000}, b);
+  EXPECT_EQ(ops::to_vector_f32(x1), ops::to_vector_f32(y1));
+  EXPECT_EQ(a.offset, 250u);  // ceil(1000 / 4) blocks
+  Tensor x2 = ops::randn({1000}, a);
+  EXPECT_NE(ops::to_vector_f32(x1), ops::to_vector_f32(x2));  // consecutive draws differ
+  Generator c(8);
+  EXPECT_NE(ops::to_vector_f32(ops::randn({1000}, c)), ops::to_vector_f32(x1));  // seeds differ
+  // A draw of n elements advances by ceil(n/4) blocks: 5 elements use 2 blocks.
+  Generator d(3);
+  ops::rand({5}, d);
+  EXPECT_EQ(d.offset, 2u);
+  std::vector<double> next = ops::to_vector_f64(ops::rand({2}, d, DType::Float64));
+  EXPECT_EQ(next[0], ref_uniform(3, 2, 0));
+  // Prefix property: the first elements of a longer draw equal a shorter draw.
+  Generator e(9, 5), f(9, 5);
+  std::vector<float> shortv = ops::to_vector_f32(ops::randn({10}, e)), longv = ops::to_vector_f32(ops::randn({100000}, f));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(shortv[i], longv[i]);
+  // Reproducible across thread counts: a large draw equals its element-wise reference.
+  std::vector<double> big = ops::to_vector_f64(ops::rand({200003}, e, DType::Float64));
+  for (int64_t i : {int64_t(0), int64_t(99999), int64_t(200002)}) EXPECT_EQ(big[i], ref_uniform(9, 5 + 3, i));
+}
+
+TEST(TensorRandom, UniformAndNormalMoments) {
+  const int64_t n = 1000000;
+  Generator g(2024);
+  double m, v;
+  moments(ops::to_vector_f64(ops::rand({n}, g)), m, v);
+  // Standard error of the mean: sqrt(1/12 / n) ~ 2.9e-4; of the variance ~ 7.5e-5.
+  EXPECT_NEAR(m, 0.5, 2e-3);
+  EXPECT_NEAR(v, 1.0 / 12.0, 5e-4);
+  std::vector<double> u = ops::to_vector_f64(ops::rand({n}, g));
+  EXPECT_GE(*std::min_element(u.begin(), u.end()), 0.0);
+  EXPECT_LT(*std::max_element(u.begin(), u.end()), 1.0);
+  moments(ops::to_vector_f64(ops::randn({n}, g)), m, v);
+  EXPECT_NEAR(m, 0.0, 5e-3);  // se 1e-3
+  EXPECT_NEAR(v, 1.0, 1e-2);  // se 1.4e-3
+  moments(ops::to_vector_f64(ops::normal({n}, 3.0, 0.5, g, DType::Float64)), m, v);
+  EXPECT_NEAR(m, 3.0, 2.5e-3);
+  EXPECT_NEAR(v, 0.25, 2.5e-3);
+  moments(ops::to_vector_f64(ops::uniform({n}, -2.0, 6.0, g)), m, v);
+  EXPECT_NEAR(m, 2.0, 1.6e-2);
+  EXPECT_NEAR(v, 64.0 / 12.0, 3e-2);
+  Tensor like = ops::randn_like(ops::zeros({4, 5}, DType::Float64), g);
+  EXPECT_EQ(like.shape(), (Shape{4, 5}));
+  EXPECT_EQ(like.dtype(), DType::Float64);
+}
+
+TEST(TensorRandom, Randint) {
+  Generator g(11);
+  Tensor t = ops::randint(-3, 4, {100000}, g);
+  EXPECT_EQ(t.dtype(), DType::Int64);
+  std::vector<int64_t> v = ops::to_vector_i64(t);
+  std::set<int64_t> seen(v.begin(), v.end());
+  EXPECT_EQ(seen, (std::set<int64_t>{-3, -2, -1, 0, 1, 2, 3}));
+  double mean = 0;
+  for (int64_t x : v) mean += static_cast<double>(x);
+  EXPECT_NEAR(mean / v.size(), 0.0, 0.05);
+  EXPECT_THROW(ops::randint(5, 5, {3}, g), Error);
+  EXPECT_THROW(ops::uniform({3}, 0, 1, g, DType::Int64), Error);
+  EXPECT_THROW(ops::normal({3}, 0, -1, g), Error);
+}
