@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "tensor/cpu/blas.h"
 #include "tensor/ops.h"
 
 using namespace drift;
@@ -50,6 +51,29 @@ void BM_CblasSgemm(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data_ptr());
   }
   set_rate(state, "GFLOP/s", 2.0 * double(n) * double(n) * double(n));
+}
+
+// The conv-shaped GEMM of a 64 -> 64 3x3 layer on one 28x28 image,
+// W[64, 576] @ cols[576, 784]: OpenBLAS vs drift's AVX-512 sgemm, one thread
+// each (the conv kernels run one such GEMM per thread).
+void BM_ConvGemmOpenBlas(benchmark::State& state) {
+  const int M = 64, N = 784, K = 576;
+  Tensor a = random_tensor({M, K}, 1), b = random_tensor({K, N}, 2), c = ops::empty({M, N});
+  for (auto _ : state) {
+    cpu::gemm<float>(false, false, M, N, K, 1.f, a.data<float>(), K, b.data<float>(), N, 0.f, c.data<float>(), N);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_rate(state, "GFLOP/s", 2.0 * M * N * K);
+}
+
+void BM_ConvGemmDrift(benchmark::State& state) {
+  const int M = 64, N = 784, K = 576;
+  Tensor a = random_tensor({M, K}, 1), b = random_tensor({K, N}, 2), c = ops::empty({M, N});
+  for (auto _ : state) {
+    cpu::fast_sgemm(false, false, M, N, K, a.data<float>(), K, b.data<float>(), N, false, c.data<float>(), N);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_rate(state, "GFLOP/s", 2.0 * M * N * K);
 }
 
 void BM_MatmulTransposedB(benchmark::State& state) {
@@ -166,6 +190,8 @@ void BM_GroupNormBackward(benchmark::State& state) {
 
 BENCHMARK(BM_Matmul)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CblasSgemm)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ConvGemmOpenBlas)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ConvGemmDrift)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatmulTransposedB)->Arg(512)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MatmulBatched)->Args({64, 49})->Args({16, 256})->Args({64, 196})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv2dForward)->Arg(28)->Arg(14)->Unit(benchmark::kMillisecond)->UseRealTime();

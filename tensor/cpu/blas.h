@@ -28,4 +28,12 @@ inline void gemm<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
               static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
 }
 
+// float32 GEMM with AVX-512 (tensor/cpu/sgemm_avx512.cpp), single-threaded:
+//   C[M, N] = op(A) @ op(B)  (+ C when accumulate).
+// fast_sgemm_available() is false when not compiled for AVX-512; fast_sgemm
+// then forwards to OpenBLAS.
+bool fast_sgemm_available();
+void fast_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc);
+
 }  // namespace drift::cpu

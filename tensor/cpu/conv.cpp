@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/cpu/blas.h"
@@ -137,6 +138,32 @@ void col2im_channels(const T* cols, const ConvGeom& g, int64_t ldc, T* dx, int64
   }
 }
 
+// C[M, N] = op(A) @ op(B) (+ C when accumulate). float32 goes to the AVX-512
+// GEMM when available (split over threads by column blocks when `parallel`),
+// everything else to OpenBLAS (which threads by itself outside a parallel region).
+template <class T>
+void conv_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
+               bool accumulate, T* C, int64_t ldc, bool parallel) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (fast_sgemm_available()) {
+      if (!parallel) {
+        fast_sgemm(ta, tb, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+        return;
+      }
+#pragma omp parallel
+      {
+        const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t per = ((N + nt - 1) / nt + 47) / 48 * 48;  // whole 48-column strips
+        const int64_t j0 = std::min(N, tid * per), j1 = std::min(N, j0 + per);
+        if (j1 > j0)
+          fast_sgemm(ta, tb, M, j1 - j0, K, A, lda, tb ? B + j0 * ldb : B + j0, ldb, accumulate, C + j0, ldc);
+      }
+      return;
+    }
+  }
+  gemm<T>(ta, tb, M, N, K, T(1), A, lda, B, ldb, accumulate ? T(1) : T(0), C, ldc);
+}
+
 // im2col of images [n0, n0+cnt) side by side into cols [CKK, cnt*L].
 template <class T>
 void im2col_chunk(const T* x, const ConvGeom& g, int64_t n0, int64_t cnt, T* cols, bool parallel) {
@@ -224,7 +251,7 @@ void conv2d_forward(const KernelArgs& args) {
     }
     // y[n0 .. n0+cnt) as [O, cnt*L] = W[O, CKK] @ cols[CKK, cnt*L]
     T* out = cnt == 1 ? y + n0 * O * L : tmp;
-    gemm<T>(false, false, O, cnt * L, CKK, T(1), w, CKK, B, cnt * L, T(0), out, cnt * L);
+    conv_gemm<T>(false, false, O, cnt * L, CKK, w, CKK, B, cnt * L, false, out, cnt * L, par);
     // Scatter [O, cnt, L] -> y[n0 + j, O, L] and add the bias.
 #pragma omp parallel for schedule(static) collapse(2) if (par)
     for (int64_t j = 0; j < cnt; ++j) {
@@ -269,11 +296,11 @@ void conv2d_backward_input(const KernelArgs& args) {
       A = tmp;
     }
     if (pointwise && cnt == 1) {  // dx[n] = W^T[C, O] @ dy[n][O, L]
-      gemm<T>(true, false, CKK, L, O, T(1), w, CKK, A, L, T(0), dx + n0 * img, L);
+      conv_gemm<T>(true, false, CKK, L, O, w, CKK, A, L, false, dx + n0 * img, L, par);
       return;
     }
     // cols[CKK, cnt*L] = W^T @ dy_chunk, then scatter-add back to the images.
-    gemm<T>(true, false, CKK, cnt * L, O, T(1), w, CKK, A, cnt * L, T(0), cols, cnt * L);
+    conv_gemm<T>(true, false, CKK, cnt * L, O, w, CKK, A, cnt * L, false, cols, cnt * L, par);
 #pragma omp parallel for schedule(static) collapse(2) if (par)
     for (int64_t j = 0; j < cnt; ++j) {
       for (int64_t c = 0; c < g.C; ++c) {
@@ -331,7 +358,7 @@ void conv2d_backward_weight(const KernelArgs& args) {
       A = tmp;
     }
     // acc[O, CKK] += dy_chunk[O, cnt*L] @ cols^T[cnt*L, CKK]
-    gemm<T>(false, true, O, CKK, cnt * L, T(1), A, cnt * L, B, cnt * L, T(1), acc, CKK);
+    conv_gemm<T>(false, true, O, CKK, cnt * L, A, cnt * L, B, cnt * L, true, acc, CKK, par);
   });
 
   // dw += the other workers' accumulators.
