@@ -106,7 +106,7 @@ TEST(TensorRandom, TensorsFollowTheDocumentedMapping) {
     for (int i = 0; i < 21; ++i) EXPECT_EQ(u[i], ref_uniform(seed, offset, i)) << i;
     Generator h(seed, offset);
     std::vector<double> z = ops::to_vector_f64(ops::randn({21}, h, dt));
-    double tol = dt == DType::Float32 ? 1e-6 : 1e-12;
+    double tol = dt == DType::Float32 ? 1e-5 : 1e-12;  // float32 uses float math
     for (int i = 0; i < 21; ++i) EXPECT_NEAR(z[i], ref_normal(seed, offset, i), tol * (1 + std::fabs(z[i]))) << i;
   }
   // The first uniforms of (seed 0, offset 0) are the known-answer words >> 8 over 2^24.
