@@ -149,6 +149,29 @@ Image read_image(const std::string& path, int channels) {
   return img;
 }
 
+Image resize_image(const Image& src, int w, int h) {
+  DRIFT_CHECK(w > 0 && h > 0 && src.width > 0 && src.height > 0, "resize_image: bad sizes ", src.width, "x",
+              src.height, " -> ", w, "x", h);
+  Image dst(w, h, src.channels);
+  const double sx = static_cast<double>(src.width) / w, sy = static_cast<double>(src.height) / h;
+  for (int y = 0; y < h; ++y) {
+    double fy = std::clamp((y + 0.5) * sy - 0.5, 0.0, src.height - 1.0);
+    int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, src.height - 1);
+    double ty = fy - y0;
+    for (int x = 0; x < w; ++x) {
+      double fx = std::clamp((x + 0.5) * sx - 0.5, 0.0, src.width - 1.0);
+      int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, src.width - 1);
+      double tx = fx - x0;
+      for (int c = 0; c < src.channels; ++c) {
+        double top = src.at(x0, y0, c) * (1 - tx) + src.at(x1, y0, c) * tx;
+        double bot = src.at(x0, y1, c) * (1 - tx) + src.at(x1, y1, c) * tx;
+        dst.at(x, y, c) = static_cast<uint8_t>(std::lround(top * (1 - ty) + bot * ty));
+      }
+    }
+  }
+  return dst;
+}
+
 Image make_grid(const Tensor& batch, int nrow, int padding, uint8_t pad_value) {
   check_batch(batch, "make_grid");
   DRIFT_CHECK(nrow > 0, "make_grid: nrow must be positive, got ", nrow);

@@ -40,6 +40,9 @@ void write_png(const std::string& path, const Tensor& image, float lo = -1.0f, f
 // keeps the file's channel count, 1 or 3 converts. Throws naming the file.
 Image read_image(const std::string& path, int channels = 0);
 
+// Bilinear resize (pixel centres aligned, as PyTorch's align_corners=False).
+Image resize_image(const Image& src, int width, int height);
+
 // Converts between tensors in [lo, hi] and 8-bit images.
 //   tensor [C, H, W] (or [H, W]) float -> Image (x -> round((x - lo) / (hi - lo) * 255))
 //   Image -> tensor [C, H, W] float32 in [lo, hi]

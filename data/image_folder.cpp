@@ -20,28 +20,6 @@ bool has_image_extension(const fs::path& p) {
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga";
 }
 
-// Bilinear resize of an 8-bit image (pixel centres aligned, like align_corners=False).
-Image resize_bilinear(const Image& src, int w, int h) {
-  Image dst(w, h, src.channels);
-  const double sx = static_cast<double>(src.width) / w, sy = static_cast<double>(src.height) / h;
-  for (int y = 0; y < h; ++y) {
-    double fy = std::clamp((y + 0.5) * sy - 0.5, 0.0, src.height - 1.0);
-    int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, src.height - 1);
-    double ty = fy - y0;
-    for (int x = 0; x < w; ++x) {
-      double fx = std::clamp((x + 0.5) * sx - 0.5, 0.0, src.width - 1.0);
-      int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, src.width - 1);
-      double tx = fx - x0;
-      for (int c = 0; c < src.channels; ++c) {
-        double top = src.at(x0, y0, c) * (1 - tx) + src.at(x1, y0, c) * tx;
-        double bot = src.at(x0, y1, c) * (1 - tx) + src.at(x1, y1, c) * tx;
-        dst.at(x, y, c) = static_cast<uint8_t>(std::lround(top * (1 - ty) + bot * ty));
-      }
-    }
-  }
-  return dst;
-}
-
 }  // namespace
 
 Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt) {
@@ -77,7 +55,7 @@ Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt
         img = read_image(file.string(), d.channels);
       }
       if (opt.size > 0 && (img.width != opt.size || img.height != opt.size)) {
-        img = resize_bilinear(img, opt.size, opt.size);
+        img = resize_image(img, opt.size, opt.size);
       }
       if (d.height == 0) {
         d.height = img.height;

@@ -1,0 +1,400 @@
+// drift train: trains a U-Net denoiser (DDPM objective) on MNIST,
+// Fashion-MNIST, CIFAR-10 or an image folder.
+//
+// Each step (Ho et al. 2020, algorithm 1):
+//   x_0 ~ data, t ~ U{0..T-1}, eps ~ N(0, I)
+//   x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps          (DDPM eq. 4)
+//   loss = || net(x_t, t, y) - target ||^2,  target = eps, x_0 or v
+// then Adam, gradient clipping, EMA of the weights.
+//
+// The run folder holds config.json, loss.csv (step, loss, lr), loss.png,
+// samples/step_NNNNNNN.png and checkpoint.safetensors (model, EMA, optimizer,
+// step, every random stream and the data loader's position), written
+// atomically, so --resume continues exactly as if never stopped.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "autograd/functions.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "diffusion/forward.h"
+#include "nn/checkpoint.h"
+#include "nn/safetensors.h"
+#include "tools/cli.h"
+#include "tools/model_io.h"
+#include "tools/sampling.h"
+
+namespace drift::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string preset = "mnist";
+  std::string config_file;
+  std::string out;
+  bool resume = false;
+  bool quiet = false;
+  // Flag overrides (applied only when given).
+  std::string data, data_path, optimizer, prediction, schedule, device, lr_decay;
+  int64_t steps = 0, batch_size = 0, timesteps = 0, base_channels = 0, sample_every = 0, checkpoint_every = 0,
+          log_every = 0, max_images = 0, warmup = 0, sample_count = 0;
+  double lr = 0, ema_decay = 0, label_dropout = 0, grad_clip = 0, weight_decay = 0;
+  uint64_t seed = 0;
+  bool class_conditional = false, flip = false;
+};
+
+// The flags the user gave, applied over `c`.
+void apply_flags(TrainConfig& c, const TrainArgs& a, const CLI::App& cmd) {
+  auto given = [&](const char* name) { return cmd.count(name) > 0; };
+  if (given("--data")) c.data = parse_data_kind(a.data);
+  if (given("--data-path")) c.data_path = a.data_path;
+  if (given("--optimizer")) c.apply_json(str("{\"optimizer\": \"", a.optimizer, "\"}"), "--optimizer");
+  if (given("--prediction")) c.prediction = parse_prediction(a.prediction);
+  if (given("--schedule")) c.schedule = parse_schedule(a.schedule);
+  if (given("--device")) c.device = a.device;
+  if (given("--lr-decay")) c.lr_decay = a.lr_decay;
+  if (given("--steps")) c.steps = a.steps;
+  if (given("--batch-size")) c.batch_size = a.batch_size;
+  if (given("--timesteps")) c.timesteps = a.timesteps;
+  if (given("--base-channels")) c.unet.base_channels = a.base_channels;
+  if (given("--sample-every")) c.sample_every = a.sample_every;
+  if (given("--checkpoint-every")) c.checkpoint_every = a.checkpoint_every;
+  if (given("--log-every")) c.log_every = a.log_every;
+  if (given("--max-images")) c.max_images = a.max_images;
+  if (given("--warmup")) c.warmup_steps = a.warmup;
+  if (given("--sample-count")) c.sample_count = a.sample_count;
+  if (given("--lr")) c.lr = a.lr;
+  if (given("--ema-decay")) c.ema_decay = a.ema_decay;
+  if (given("--label-dropout")) c.label_dropout = a.label_dropout;
+  if (given("--grad-clip")) c.grad_clip = a.grad_clip;
+  if (given("--weight-decay")) c.weight_decay = a.weight_decay;
+  if (given("--seed")) c.seed = a.seed;
+  if (given("--class-conditional")) c.class_conditional = a.class_conditional;
+  if (given("--flip")) c.random_flip = a.flip;
+}
+
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, const nn::NamedTensors& params) {
+  switch (c.optimizer) {
+    case OptimizerKind::SGD: {
+      nn::SGDOptions o;
+      o.lr = c.lr;
+      o.momentum = 0.9;
+      o.weight_decay = c.weight_decay;
+      return std::make_unique<nn::SGD>(params, o);
+    }
+    case OptimizerKind::AdamW: {
+      nn::AdamOptions o;
+      o.lr = c.lr;
+      o.weight_decay = c.weight_decay;
+      return std::make_unique<nn::AdamW>(params, o);
+    }
+    case OptimizerKind::Adam: break;
+  }
+  nn::AdamOptions o;
+  o.lr = c.lr;
+  o.weight_decay = c.weight_decay;
+  return std::make_unique<nn::Adam>(params, o);
+}
+
+nn::LRSchedule make_lr_schedule(const TrainConfig& c) {
+  nn::LRSchedule s;
+  s.base_lr = c.lr;
+  s.warmup_steps = c.warmup_steps;
+  s.total_steps = c.steps;
+  s.decay = c.lr_decay == "cosine" ? nn::LRDecay::Cosine : c.lr_decay == "linear" ? nn::LRDecay::Linear
+                                                                                   : nn::LRDecay::Constant;
+  return s;
+}
+
+// The loss log: one CSV row per step, plus a PNG plot of the curve.
+class LossLog {
+ public:
+  LossLog(const std::string& dir, int64_t resume_step) : csv_path_(dir + "/loss.csv"), png_path_(dir + "/loss.png") {
+    // On resume keep the rows up to the checkpoint's step (later ones were
+    // written after the checkpoint and will be recomputed identically).
+    std::vector<std::string> kept;
+    if (resume_step > 0) {
+      std::ifstream in(csv_path_);
+      std::string line;
+      while (std::getline(in, line)) {
+        long long step = 0;
+        double loss = 0, lr = 0;
+        if (std::sscanf(line.c_str(), "%lld,%lf,%lf", &step, &loss, &lr) == 3 && step <= resume_step) {
+          kept.push_back(line);
+          losses_.push_back(loss);
+        }
+      }
+    }
+    out_.open(csv_path_, std::ios::trunc);
+    DRIFT_CHECK(out_.good(), "cannot write '", csv_path_, "'");
+    out_ << "step,loss,lr\n";
+    for (const std::string& l : kept) out_ << l << "\n";
+    out_.flush();
+  }
+  void add(int64_t step, double loss, double lr) {
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "%lld,%.6g,%.6g\n", static_cast<long long>(step), loss, lr);
+    out_ << buf;
+    losses_.push_back(loss);
+  }
+  // Flushes the CSV and redraws the plot: the loss per step (binned to at
+  // most ~2000 points) and its exponential moving average.
+  void flush_and_plot() {
+    out_.flush();
+    if (losses_.empty()) return;
+    const size_t n = losses_.size();
+    const size_t bin = std::max<size_t>(1, n / 2000);
+    PlotSeries raw, smooth;
+    raw.r = 160; raw.g = 190; raw.b = 230;
+    smooth.r = 31; smooth.g = 119; smooth.b = 180;
+    raw.x0 = smooth.x0 = static_cast<double>(bin) / 2.0;
+    raw.dx = smooth.dx = static_cast<double>(bin);
+    double ema = losses_[0];
+    const double decay = std::min(0.99, 1.0 - 1.0 / (1.0 + static_cast<double>(n) / 50.0));
+    double acc = 0, acc_ema = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ema = decay * ema + (1 - decay) * losses_[i];  // moving average for the dark line
+      acc += losses_[i];
+      acc_ema += ema;
+      if (++k == bin) {
+        raw.y.push_back(acc / static_cast<double>(bin));
+        smooth.y.push_back(acc_ema / static_cast<double>(bin));
+        acc = acc_ema = 0;
+        k = 0;
+      }
+    }
+    PlotOptions opt;
+    opt.log_y = true;
+    opt.title = str("training loss (", n, " steps; log scale)");
+    write_line_plot(png_path_, {raw, smooth}, opt);
+  }
+
+ private:
+  std::string csv_path_, png_path_;
+  std::ofstream out_;
+  std::vector<double> losses_;
+};
+
+void sample_grid(nn::UNet& net, nn::EMA& ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
+                 const std::string& path) {
+  nn::EMAScope use_ema(ema);
+  net.eval();
+  UNetDenoiser den(net, c.prediction);
+  Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
+  SamplerSettings st;
+  st.kind = SamplerKind::DDIM;
+  st.steps = c.sample_steps;
+  diffusion::SampleOptions common;
+  if (c.class_conditional) {
+    std::vector<int64_t> labels(static_cast<size_t>(c.sample_count));
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % c.unet.num_classes;
+    common.guidance.labels = ops::from_vector(labels, {c.sample_count});
+  }
+  const Shape shape = {c.sample_count, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
+  diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
+  save_grid(path, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0),
+            static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c.sample_count)))));
+  net.train();
+}
+
+void run_train(const TrainArgs& args, const CLI::App& cmd) {
+  // 1. Configuration: preset < JSON file < flags; on resume, the checkpoint's.
+  const std::string out = args.out.empty() ? "runs/" + args.preset : args.out;
+  const std::string ckpt_path = out + "/checkpoint.safetensors";
+  TrainConfig c;
+  if (args.resume) {
+    nn::SafetensorsContents saved = nn::load_safetensors(ckpt_path);
+    auto it = saved.metadata.find("config");
+    DRIFT_CHECK(it != saved.metadata.end(), "--resume: '", ckpt_path, "' has no config metadata");
+    c = TrainConfig::from_json(it->second, ckpt_path);
+    // Only the schedule of the bookkeeping and the length may change on resume.
+    if (cmd.count("--steps")) c.steps = args.steps;
+    if (cmd.count("--sample-every")) c.sample_every = args.sample_every;
+    if (cmd.count("--checkpoint-every")) c.checkpoint_every = args.checkpoint_every;
+  } else {
+    c = TrainConfig::preset_config(args.preset);
+    if (!args.config_file.empty()) c.apply_json(read_text_file(args.config_file), args.config_file);
+    apply_flags(c, args, cmd);
+  }
+
+  // 2. Data: the model's input shape and class count follow the data set.
+  Dataset data = load_dataset(c.data, c.data_path, Split::Train);
+  if (c.max_images > 0) data = take(data, c.max_images);
+  c.unet.in_channels = data.channels;
+  c.unet.image_size = data.height;
+  DRIFT_CHECK(data.height == data.width, "drift train: expected square images, got ", data.height, "x", data.width);
+  c.unet.num_classes = c.class_conditional ? data.num_classes : 0;
+  c.unet.seed = c.seed;
+  c.validate();
+  const Device device = parse_device(c.device);
+
+  make_dirs(out);
+  make_dirs(out + "/samples");
+  {
+    std::ofstream f(out + "/config.json");
+    f << c.to_json() << "\n";
+  }
+  std::printf("drift train: %s (%lld images %lldx%lldx%lld), %lld steps of %lld, output in %s\n",
+              data.source.c_str(), static_cast<long long>(data.size()), static_cast<long long>(data.channels),
+              static_cast<long long>(data.height), static_cast<long long>(data.width),
+              static_cast<long long>(c.steps), static_cast<long long>(c.batch_size), out.c_str());
+
+  // 3. Model, optimizer, EMA, schedule and the random streams.
+  nn::UNet net(c.unet);
+  net.to(device);
+  net.train();
+  std::unique_ptr<nn::Optimizer> opt = make_optimizer(c, net.named_parameters());
+  nn::EMA ema(net, c.ema_decay);
+  const nn::LRSchedule lr_schedule = make_lr_schedule(c);
+  const diffusion::DiscreteSchedule schedule = make_schedule(c);
+  std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, %s lr %.3g\n",
+              static_cast<long long>(net.num_parameters()), schedule_name(c.schedule),
+              static_cast<long long>(c.timesteps), diffusion::prediction_name(c.prediction),
+              optimizer_name(c.optimizer), c.lr);
+
+  LoaderOptions lopt;
+  lopt.batch_size = c.batch_size;
+  lopt.seed = c.seed;
+  lopt.flip = c.random_flip ? Flip::RandomHorizontal : Flip::None;
+  const int64_t n_images = data.size();
+  DataLoader loader(std::move(data), lopt);
+  Generator noise_gen(c.seed + 1);  // t, eps and label dropout
+  // The loader's position travels in the checkpoint as a generator state:
+  // seed = data seed, offset = epoch * N + position.
+  Generator data_gen(c.seed, 0);
+
+  nn::TrainingState state;
+  state.model = &net;
+  state.optimizer = opt.get();
+  state.ema = &ema;
+  state.generators = {{"noise", &noise_gen}, {"data", &data_gen}};
+  state.config_json = c.to_json();
+  if (args.resume) {
+    nn::load_checkpoint(ckpt_path, state);
+    state.config_json = c.to_json();  // keep a possibly extended step count
+    LoaderState ls;
+    ls.seed = data_gen.seed;
+    ls.epoch = static_cast<int64_t>(data_gen.offset / static_cast<uint64_t>(n_images));
+    ls.position = static_cast<int64_t>(data_gen.offset % static_cast<uint64_t>(n_images));
+    loader.set_state(ls);
+    std::printf("resumed from %s at step %lld (epoch %lld, position %lld)\n", ckpt_path.c_str(),
+                static_cast<long long>(state.step), static_cast<long long>(ls.epoch),
+                static_cast<long long>(ls.position));
+  }
+  auto save = [&] {
+    LoaderState ls = loader.state();
+    data_gen = Generator(ls.seed, static_cast<uint64_t>(ls.epoch * n_images + ls.position));
+    nn::save_checkpoint(ckpt_path, state);  // atomic: temporary file + rename
+  };
+
+  // 4. The loop.
+  LossLog log(out, state.step);
+  ProgressBar bar(c.steps, state.step, !args.quiet);
+  double running = 0;
+  int64_t running_n = 0;
+  const int64_t T = c.timesteps;
+  while (state.step < c.steps) {
+    Batch b = loader.next();
+    Tensor x0 = device == Device::CPU ? b.images : ops::to(b.images, device);
+    const int64_t B = x0.size(0);
+    Tensor t = ops::to(ops::randint(0, T, {B}, noise_gen, device), DType::Float32);  // t ~ U{0..T-1}
+    Tensor eps = ops::randn(x0.shape(), noise_gen, DType::Float32, device);          // eps ~ N(0, I)
+    diffusion::Coefs k = diffusion::coefs_for(schedule, t, 4, DType::Float32);
+    Tensor x_t = diffusion::q_sample(x0, eps, k.alpha, k.sigma);  // x_t = alpha x_0 + sigma eps (DDPM eq. 4)
+    Tensor labels;
+    if (c.class_conditional) {
+      // Classifier-free guidance training: drop the label with probability p (Ho & Salimans 2022).
+      labels = device == Device::CPU ? b.labels : ops::to(b.labels, device);
+      Tensor u = ops::rand({B}, noise_gen, DType::Float32, device);
+      Tensor drop = ops::to(ops::lt(u, ops::full_like(u, c.label_dropout)), DType::Int64);
+      labels = ops::where(drop, ops::full_like(labels, static_cast<double>(c.unet.num_classes)), labels);
+    }
+    Tensor pred = net.forward(x_t, t, labels);
+    Tensor target = diffusion::target_from(c.prediction, eps, x0, k.alpha, k.sigma);
+    Tensor loss = mse_loss(pred, target);
+
+    lr_schedule.apply(*opt, state.step);
+    opt->zero_grad();
+    backward(loss);
+    if (c.grad_clip > 0) nn::clip_grad_norm(net.parameters(), c.grad_clip);
+    opt->step();
+    ema.update();
+    ++state.step;
+
+    const double l = ops::item(loss);
+    DRIFT_CHECK(std::isfinite(l), "drift train: the loss became ", l, " at step ", state.step,
+                " (try a lower --lr or --grad-clip)");
+    log.add(state.step, l, opt->lr());
+    running += l;
+    ++running_n;
+    char extra[64];
+    std::snprintf(extra, sizeof(extra), "loss %.4f", running / static_cast<double>(running_n));
+    bar.update(state.step, extra);
+    if (state.step % c.log_every == 0 || state.step == c.steps) {
+      log.flush_and_plot();
+      running = 0;
+      running_n = 0;
+    }
+    if (c.sample_every > 0 && (state.step % c.sample_every == 0 || state.step == c.steps)) {
+      char name[64];
+      std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(state.step));
+      sample_grid(net, ema, c, schedule, out + name);
+    }
+    if ((c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0) || state.step == c.steps) save();
+  }
+  bar.finish();
+  log.flush_and_plot();
+  std::printf("done: %lld steps (%.2f it/s this session); checkpoint %s, loss curve %s/loss.png\n",
+              static_cast<long long>(state.step), bar.rate(), ckpt_path.c_str(), out.c_str());
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand("train", "Train a diffusion model (U-Net, DDPM objective)");
+  cmd->footer(
+      "Presets set every option (see docs/CLI.md); --config FILE.json overrides any of them, flags override "
+      "both.\nExamples:\n  drift train --preset mnist --out runs/mnist\n  drift train --preset cifar10 "
+      "--class-conditional --steps 100000\n  drift train --out runs/mnist --resume        # continue exactly");
+  cmd->add_option("--preset", args->preset, "mnist, fashion-mnist, cifar10 or tiny (a quick smoke test)")
+      ->capture_default_str();
+  cmd->add_option("--config", args->config_file, "JSON file overriding preset fields (keys as in config.json)");
+  cmd->add_option("--out", args->out, "run folder (default runs/<preset>)");
+  cmd->add_flag("--resume", args->resume, "continue from <out>/checkpoint.safetensors exactly where it stopped");
+  cmd->add_flag("--quiet", args->quiet, "no progress bar");
+  cmd->add_option("--data", args->data, "data set: mnist, fashion-mnist, cifar10 or folder");
+  cmd->add_option("--data-path", args->data_path, "data folder or archive (default: the data set's usual place)");
+  cmd->add_option("--steps", args->steps, "training steps");
+  cmd->add_option("--batch-size", args->batch_size, "minibatch size");
+  cmd->add_option("--lr", args->lr, "peak learning rate");
+  cmd->add_option("--lr-decay", args->lr_decay, "constant, linear or cosine decay after warm-up");
+  cmd->add_option("--warmup", args->warmup, "linear warm-up steps");
+  cmd->add_option("--optimizer", args->optimizer, "adam, adamw or sgd");
+  cmd->add_option("--weight-decay", args->weight_decay, "weight decay");
+  cmd->add_option("--grad-clip", args->grad_clip, "clip the global gradient norm (0: off)");
+  cmd->add_option("--ema-decay", args->ema_decay, "decay of the weights' moving average");
+  cmd->add_option("--prediction", args->prediction, "network target: eps, x0 or v");
+  cmd->add_option("--schedule", args->schedule, "beta schedule: linear or cosine");
+  cmd->add_option("--timesteps", args->timesteps, "diffusion steps T");
+  cmd->add_option("--base-channels", args->base_channels, "U-Net width");
+  cmd->add_flag("--class-conditional", args->class_conditional, "condition on labels (enables guidance)");
+  cmd->add_option("--label-dropout", args->label_dropout, "probability of dropping the label (CFG training)");
+  cmd->add_flag("--flip", args->flip, "random horizontal flips");
+  cmd->add_option("--max-images", args->max_images, "train on the first N images only");
+  cmd->add_option("--seed", args->seed, "seed of initialisation, data order and noise");
+  cmd->add_option("--log-every", args->log_every, "steps between loss-plot refreshes");
+  cmd->add_option("--sample-every", args->sample_every, "steps between sample grids (0: never)");
+  cmd->add_option("--sample-count", args->sample_count, "images per sample grid");
+  cmd->add_option("--checkpoint-every", args->checkpoint_every, "steps between checkpoints (0: at the end)");
+  cmd->add_option("--device", args->device, "cpu or cuda");
+  cmd->callback([args, cmd] { run_train(*args, *cmd); });
+}
+
+}  // namespace drift::cli

@@ -1,0 +1,132 @@
+#include "tools/model_io.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "nn/safetensors.h"
+
+namespace drift::cli {
+
+Tensor UNetDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& labels) {
+  Tensor tt = t.dtype() == DType::Float32 ? t : ops::to(t, DType::Float32);
+  Tensor lab;
+  const int64_t num_classes = net_.config().num_classes;
+  if (num_classes > 0) {
+    if (labels.defined()) {
+      // kNullLabel (-1) -> num_classes, the net's "no label" embedding.
+      Tensor l = labels.device() == x.device() ? labels : ops::to(labels, x.device());
+      Tensor is_null = ops::eq(l, ops::full_like(l, static_cast<double>(diffusion::kNullLabel)));
+      lab = ops::where(is_null, ops::full_like(l, static_cast<double>(num_classes)), l);
+    } else {
+      lab = ops::full({x.size(0)}, static_cast<double>(num_classes), DType::Int64, x.device());
+    }
+  }
+  return net_.forward(x, tt, lab);
+}
+
+double SdeTimeDenoiser::discrete_time(double s) const {
+  const double target = sde_.alpha(s);
+  double lo = 0.0, hi = schedule_.t_max();
+  if (target >= schedule_.alpha(lo)) return lo;
+  if (target <= schedule_.alpha(hi)) return hi;
+  for (int i = 0; i < 60; ++i) {  // alpha_disc decreases in t
+    double mid = 0.5 * (lo + hi);
+    if (schedule_.alpha(mid) > target) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+Tensor SdeTimeDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& labels) {
+  std::vector<double> s = ops::to_vector_f64(t);
+  std::vector<float> td(s.size());
+  for (size_t i = 0; i < s.size(); ++i) td[i] = static_cast<float>(discrete_time(s[i]));
+  return inner_.predict(x, ops::from_vector(td, {static_cast<int64_t>(td.size())}, x.device()), labels);
+}
+
+LoadedModel load_trained_model(const std::string& path, bool use_ema) {
+  nn::SafetensorsContents c = nn::load_safetensors(path);
+  auto it = c.metadata.find("config");
+  DRIFT_CHECK(it != c.metadata.end(), "'", path,
+              "' has no 'config' metadata: expected a checkpoint or model written by drift train");
+  LoadedModel m;
+  m.config = TrainConfig::from_json(it->second, path + ":config");
+  auto st = c.metadata.find("step");
+  if (st != c.metadata.end()) m.step = std::stoll(st->second);
+  m.net = std::make_unique<nn::UNet>(m.config.unet);
+  bool has_ema = false;
+  for (const auto& [name, t] : c.tensors) has_ema |= name.rfind("ema.", 0) == 0;
+  const std::string prefix = use_ema && has_ema ? "ema." : "model.";
+  nn::NamedTensors dict;
+  for (const auto& [name, t] : c.tensors)
+    if (name.rfind(prefix, 0) == 0) dict.emplace_back(name.substr(prefix.size()), t);
+  try {
+    m.net->load_state_dict(dict, true);
+  } catch (const Error& e) {
+    throw Error(str("'", path, "': ", e.what()));
+  }
+  m.ema = prefix == "ema.";
+  m.net->eval();
+  return m;
+}
+
+ProgressBar::ProgressBar(int64_t total, int64_t start, bool enabled)
+    : total_(total), start_(start), enabled_(enabled), t0_(std::chrono::steady_clock::now()), last_draw_(t0_) {}
+
+double ProgressBar::rate() const {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  return secs > 0 ? static_cast<double>(done_ - start_) / secs : 0.0;
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "--:--";
+  long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  else std::snprintf(buf, sizeof(buf), "%02ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+void ProgressBar::update(int64_t done, const std::string& extra) {
+  done_ = done;
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (done < total_ && drawn_ && std::chrono::duration<double>(now - last_draw_).count() < 0.1) return;
+  last_draw_ = now;
+  drawn_ = true;
+  const int width = 30;
+  const double frac = total_ > 0 ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
+  const int filled = static_cast<int>(frac * width);
+  std::string bar(static_cast<size_t>(width), ' ');
+  for (int i = 0; i < filled && i < width; ++i) bar[i] = '=';
+  if (filled < width) bar[filled] = '>';
+  const double r = rate();
+  const double eta = r > 0 ? static_cast<double>(total_ - done) / r : NAN;
+  std::fprintf(stderr, "\r[%s] %lld/%lld %s %.2f it/s ETA %s   ", bar.c_str(), static_cast<long long>(done),
+               static_cast<long long>(total_), extra.c_str(), r, format_duration(eta).c_str());
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (enabled_ && drawn_) std::fprintf(stderr, "\n");
+  drawn_ = false;
+}
+
+void make_dirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  DRIFT_CHECK(!ec && std::filesystem::is_directory(path), "cannot create folder '", path, "': ", ec.message());
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path);
+  DRIFT_CHECK(f.good(), "cannot open '", path, "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace drift::cli

@@ -1,0 +1,35 @@
+#pragma once
+// Options shared by the sampling subcommands (sample, img2img, inpaint, eval):
+// which checkpoint, which sampler with which settings, labels and guidance.
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/sampling.h"
+
+namespace drift::cli {
+
+struct SampleArgs {
+  std::string checkpoint;
+  std::string sampler = "ddim";
+  int64_t steps = 50;
+  double eta = 0.0;
+  std::string spacing = "trailing";
+  std::string solver = "heun";
+  double guidance = 1.0;
+  std::string labels;  // "3" or "0,1,2" (cycled over the batch); empty: i % classes for conditional models
+  uint64_t seed = 0;
+  int64_t n = 16;
+  bool no_ema = false;
+
+  SamplerSettings settings() const;
+  // Labels for a batch of n, or an undefined tensor (unconditional model).
+  Tensor label_tensor(const LoadedModel& m, int64_t n) const;
+};
+
+// Registers --checkpoint, --sampler, --steps, ... on `cmd`.
+void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch = true);
+
+}  // namespace drift::cli

@@ -1,0 +1,131 @@
+#include "tools/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "diffusion/forward.h"
+
+namespace drift::cli {
+
+using namespace drift::diffusion;
+
+SamplerKind parse_sampler(const std::string& s) {
+  if (s == "ddpm") return SamplerKind::DDPM;
+  if (s == "ddim") return SamplerKind::DDIM;
+  if (s == "dpm" || s == "dpm++" || s == "dpm-solver" || s == "dpmpp-2m") return SamplerKind::DPMSolver;
+  if (s == "sde" || s == "euler-maruyama") return SamplerKind::SDE;
+  if (s == "ode" || s == "pf-ode") return SamplerKind::ODE;
+  if (s == "pc") return SamplerKind::PC;
+  throw Error(str("unknown sampler '", s, "' (expected ddpm, ddim, dpm, sde, ode or pc)"));
+}
+
+const char* sampler_name(SamplerKind k) {
+  switch (k) {
+    case SamplerKind::DDPM: return "ddpm";
+    case SamplerKind::DDIM: return "ddim";
+    case SamplerKind::DPMSolver: return "dpm";
+    case SamplerKind::SDE: return "sde";
+    case SamplerKind::ODE: return "ode";
+    case SamplerKind::PC: return "pc";
+  }
+  return "?";
+}
+
+Spacing parse_spacing(const std::string& s) {
+  if (s == "leading") return Spacing::Leading;
+  if (s == "linspace") return Spacing::Linspace;
+  if (s == "trailing") return Spacing::Trailing;
+  if (s == "logsnr") return Spacing::LogSNR;
+  throw Error(str("unknown time spacing '", s, "' (expected leading, linspace, trailing or logsnr)"));
+}
+
+OdeSolver parse_solver(const std::string& s) {
+  if (s == "euler") return OdeSolver::Euler;
+  if (s == "heun") return OdeSolver::Heun;
+  if (s == "rk4") return OdeSolver::RK4;
+  if (s == "rk45") return OdeSolver::RK45;
+  throw Error(str("unknown ODE solver '", s, "' (expected euler, heun, rk4 or rk45)"));
+}
+
+SampleResult run_sampler(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape, Generator& gen,
+                         const SamplerSettings& st, const SampleOptions& common) {
+  switch (st.kind) {
+    case SamplerKind::DDPM: return ddpm_sample(model, schedule, shape, gen, DdpmVariance::Beta, common);
+    case SamplerKind::DDIM: {
+      DdimOptions o;
+      o.steps = st.steps;
+      o.eta = st.eta;
+      o.spacing = st.spacing;
+      o.common = common;
+      return ddim_sample(model, schedule, shape, gen, o);
+    }
+    case SamplerKind::DPMSolver: {
+      DpmSolverOptions o;
+      o.steps = st.steps;
+      o.spacing = st.spacing;
+      o.common = common;
+      return dpm_solver_pp_2m(model, schedule, shape, gen, o);
+    }
+    default: break;
+  }
+  // Continuous-time samplers: the VP SDE whose noise levels the linear
+  // schedule discretises (Song et al. 2021, appendix B), model time mapped.
+  static const SDE sde = SDE::vp(0.1, 20.0);
+  SdeTimeDenoiser timed(model, schedule, sde);
+  SampleOptions c = common;
+  if (st.kind == SamplerKind::SDE) {
+    SdeSamplerOptions o;
+    o.steps = st.steps;
+    o.common = c;
+    return sde_sample(timed, sde, shape, gen, o);
+  }
+  if (st.kind == SamplerKind::ODE) {
+    OdeOptions o;
+    o.solver = st.solver;
+    o.steps = st.steps;
+    o.rtol = st.rtol;
+    o.atol = st.atol;
+    o.common = c;
+    return ode_sample(timed, sde, shape, gen, o);
+  }
+  PcOptions o;
+  o.steps = st.steps;
+  o.corrector_steps = st.corrector_steps;
+  o.snr = st.snr;
+  o.common = c;
+  return pc_sample(timed, sde, shape, gen, o);
+}
+
+std::vector<Tensor> ddim_trajectory(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape,
+                                    Generator& gen, const SamplerSettings& st, const SampleOptions& opt,
+                                    int64_t frames) {
+  NoGradGuard no_grad;
+  DRIFT_CHECK(frames >= 2, "trajectory: expected at least 2 frames, got ", frames);
+  std::vector<double> ts = make_timesteps(schedule, st.steps, st.spacing);
+  GuidedModel m(model, schedule, opt.guidance);
+  Tensor x = ops::randn(shape, gen);
+  const int64_t n = static_cast<int64_t>(ts.size());
+  std::vector<Tensor> out = {x};
+  int64_t next_frame = 1;
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = ts[i];
+    const bool last = i + 1 == n;
+    const double a_t = schedule.alpha(t), s_t = schedule.sigma(t);
+    const double a_s = last ? 1.0 : schedule.alpha(ts[i + 1]), s_s = last ? 0.0 : schedule.sigma(ts[i + 1]);
+    GuidedModel::Pred p = m.eps_x0(x, t);
+    // c = eta sigma_s sigma_{t|s} / sigma_t; x_s = alpha_s x0 + sqrt(sigma_s^2 - c^2) eps + c z  (DDIM eq. 12, 16)
+    const double ratio = a_t / a_s;
+    const double s_ts = std::sqrt(std::max(0.0, s_t * s_t - ratio * ratio * s_s * s_s));
+    const double c = st.eta * s_s * s_ts / s_t;
+    x = add(mul(p.x0, a_s), mul(p.eps, std::sqrt(std::max(0.0, s_s * s_s - c * c))));
+    if (c > 0) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), c));
+    // Frame k of frames-1 is taken after step round(k n / (frames-1)).
+    while (next_frame < frames && (i + 1) * (frames - 1) >= next_frame * n) {
+      out.push_back(ops::clamp(x, -1.0, 1.0));
+      ++next_frame;
+    }
+  }
+  return out;
+}
+
+}  // namespace drift::cli

@@ -1,0 +1,44 @@
+#pragma once
+// Choosing and running one of the diffusion module's samplers from
+// command-line settings, for `drift sample`, `img2img`, `inpaint`, `eval`
+// and the sample grids of `drift train`.
+#include <string>
+#include <vector>
+
+#include "diffusion/samplers.h"
+#include "tools/model_io.h"
+
+namespace drift::cli {
+
+enum class SamplerKind { DDPM, DDIM, DPMSolver, SDE, ODE, PC };
+
+struct SamplerSettings {
+  SamplerKind kind = SamplerKind::DDIM;
+  int64_t steps = 50;        // DDPM always uses all T steps
+  double eta = 0.0;          // DDIM stochasticity (0 = deterministic)
+  diffusion::Spacing spacing = diffusion::Spacing::Trailing;
+  diffusion::OdeSolver solver = diffusion::OdeSolver::Heun;  // --sampler ode
+  double rtol = 1e-4, atol = 1e-4;                            // ode with rk45
+  int64_t corrector_steps = 1;                                // --sampler pc
+  double snr = 0.16;
+};
+
+SamplerKind parse_sampler(const std::string& s);
+const char* sampler_name(SamplerKind k);
+diffusion::Spacing parse_spacing(const std::string& s);
+diffusion::OdeSolver parse_solver(const std::string& s);
+
+// Runs the chosen sampler with `model` (a UNetDenoiser in discrete time).
+// The SDE, ODE and PC samplers run on the VP SDE (beta 0.1 .. 20) with time
+// mapped onto the schedule (SdeTimeDenoiser).
+diffusion::SampleResult run_sampler(diffusion::Denoiser& model, const diffusion::DiscreteSchedule& schedule,
+                                    const Shape& shape, Generator& gen, const SamplerSettings& settings,
+                                    const diffusion::SampleOptions& common);
+
+// DDIM that also records the sample after each of `frames` evenly spaced
+// steps (first frame: the starting noise; last: the result), for trajectory strips.
+std::vector<Tensor> ddim_trajectory(diffusion::Denoiser& model, const diffusion::DiscreteSchedule& schedule,
+                                    const Shape& shape, Generator& gen, const SamplerSettings& settings,
+                                    const diffusion::SampleOptions& common, int64_t frames);
+
+}  // namespace drift::cli
