@@ -3,8 +3,12 @@
 // templated kernel per arity applies it, with a contiguous fast path (plain
 // i -> i indexing the compiler can vectorise) and a general strided path
 // (broadcast inputs have stride 0). dtypes follow the CPU backend: every op on
-// float32/float64; arithmetic, comparisons, Neg/Abs/Sign/Relu and the scalar
-// ops also on int64; transcendental ops on floating types only.
+// float32/float64; Add/Sub/Mul, Maximum/Minimum, comparisons, Where,
+// Neg/Abs/Sign/Relu, Affine and Clamp also on int64; Div, Pow, PowScalar and
+// the transcendental ops on floating types only. NaN handling matches
+// tensor/cpu/elementwise.cpp (Maximum/Minimum/Relu/Sign/Clamp keep NaN).
+#include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "cuda/common.cuh"
@@ -18,20 +22,19 @@ template <class T> constexpr bool is_int = std::is_same<T, int64_t>::value;
 struct AddOp { template <class T> __device__ T operator()(T a, T b) const { return a + b; } };
 struct SubOp { template <class T> __device__ T operator()(T a, T b) const { return a - b; } };
 struct MulOp { template <class T> __device__ T operator()(T a, T b) const { return a * b; } };
-struct DivOp {
-  template <class T> __device__ T operator()(T a, T b) const {
-    if constexpr (is_int<T>) return b == 0 ? T(0) : a / b;  // integer division truncates; x/0 -> 0
-    else return a / b;
-  }
-};
 // Ops defined on floating types only derive from this tag.
 struct FloatOnlyOp {};
 
+struct DivOp : FloatOnlyOp { template <class T> __device__ T operator()(T a, T b) const { return a / b; } };
 struct PowOp : FloatOnlyOp {
   template <class T> __device__ T operator()(T a, T b) const { return pow(a, b); } };
-// Same NaN behaviour as std::max / std::min on the host.
-struct MaximumOp { template <class T> __device__ T operator()(T a, T b) const { return (a < b) ? b : a; } };
-struct MinimumOp { template <class T> __device__ T operator()(T a, T b) const { return (b < a) ? b : a; } };
+// Maximum/Minimum propagate NaN (as PyTorch and the CPU backend do).
+struct MaximumOp {
+  template <class T> __device__ T operator()(T a, T b) const { return a != a ? a : (b != b ? b : (a > b ? a : b)); }
+};
+struct MinimumOp {
+  template <class T> __device__ T operator()(T a, T b) const { return a != a ? a : (b != b ? b : (a < b ? a : b)); }
+};
 struct EqOp { template <class T> __device__ T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
 struct NeOp { template <class T> __device__ T operator()(T a, T b) const { return a != b ? T(1) : T(0); } };
 struct LtOp { template <class T> __device__ T operator()(T a, T b) const { return a < b ? T(1) : T(0); } };
@@ -42,8 +45,12 @@ struct GeOp { template <class T> __device__ T operator()(T a, T b) const { retur
 // ---- unary functors: T op(T x) --------------------------------------------------
 struct NegOp { template <class T> __device__ T operator()(T x) const { return -x; } };
 struct AbsOp { template <class T> __device__ T operator()(T x) const { return x < T(0) ? -x : x; } };
-struct SignOp { template <class T> __device__ T operator()(T x) const { return T((T(0) < x) - (x < T(0))); } };
-struct ReluOp { template <class T> __device__ T operator()(T x) const { return x > T(0) ? x : T(0); } };
+struct SignOp {  // sign(0) = 0, NaN stays NaN
+  template <class T> __device__ T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }
+};
+struct ReluOp {  // NaN stays NaN
+  template <class T> __device__ T operator()(T x) const { return x > T(0) ? x : (x != x ? x : T(0)); }
+};
 #define DRIFT_FLOAT_UNARY(Name, expr)                                   \
   struct Name : FloatOnlyOp {                                           \
     template <class T> __device__ T operator()(T x) const { return expr; } \
@@ -62,20 +69,30 @@ DRIFT_FLOAT_UNARY(ErfOp, erf(x))
 #undef DRIFT_FLOAT_UNARY
 
 // ---- unary with scalar parameters (UnaryParams a, b) ---------------------------
-struct AffineOp {  // y = a*x + b
-  double a, b;
-  template <class T> __device__ T operator()(T x) const { return static_cast<T>(a) * x + static_cast<T>(b); }
+// The host converts the parameters to the element type (as the CPU does).
+template <class T> struct AffineOp {  // y = a*x + b  (int64: a, b truncated to integers)
+  T a, b;
+  __device__ T operator()(T x) const { return a * x + b; }
 };
-struct PowScalarOp : FloatOnlyOp {  // y = x^a
-  double a, b;
-  template <class T> __device__ T operator()(T x) const { return pow(x, static_cast<T>(a)); }
+template <class T> struct ClampOp {  // y = min(max(x, lo), hi); NaN stays NaN
+  T lo, hi;
+  __device__ T operator()(T x) const { return x < lo ? lo : (x > hi ? hi : x); }
 };
-struct ClampOp {  // y = min(max(x, a), b)
-  double a, b;
-  template <class T> __device__ T operator()(T x) const {
-    T lo = static_cast<T>(a), hi = static_cast<T>(b);
-    T y = (x < lo) ? lo : x;
-    return (hi < y) ? hi : y;
+// x^e, with the common exponents as plain multiplications (exact, like the CPU).
+enum class PowCase { General, Square, Identity, Cube, Sqrt, Reciprocal, Rsqrt };
+template <class T> struct PowScalarOp {
+  T e;
+  PowCase c;
+  __device__ T operator()(T x) const {
+    switch (c) {
+      case PowCase::Square: return x * x;
+      case PowCase::Identity: return x;
+      case PowCase::Cube: return x * x * x;
+      case PowCase::Sqrt: return sqrt(x);
+      case PowCase::Reciprocal: return T(1) / x;
+      case PowCase::Rsqrt: return T(1) / sqrt(x);
+      default: return pow(x, e);
+    }
   }
 };
 
@@ -127,22 +144,25 @@ void check_same_dtype(const Tensor& a, const Tensor& out, const char* name) {
   DRIFT_CHECK(a.device() == Device::CUDA, "CUDA ", name, ": input is on ", device_name(a.device()));
 }
 
-template <class Op>
-void run_unary(const KernelArgs& args, const char* name, Op op) {
+// out = op(x) for element type T.
+template <class T, class Op>
+void run_unary_typed(const KernelArgs& args, const char* name, Op op) {
   const Tensor& x = *args.in[0];
   Tensor& out = *args.out[0];
   check_same_dtype(x, out, name);
   int64_t n = out.numel();
   if (n == 0) return;
   Strided<2> s = make_strided<2>(out.shape(), {&out, &x});
-  dispatch_op<Op>(out.dtype(), name, [&](auto tag) {
-    using T = decltype(tag);
-    T* o = static_cast<T*>(out.data_ptr());
-    const T* xp = static_cast<const T*>(x.data_ptr());
-    if (s.all_contiguous()) unary_contiguous<T, Op><<<blocks_for(n), kThreads>>>(o, xp, n, op);
-    else unary_strided<T, Op><<<blocks_for(n), kThreads>>>(o, xp, s, n, op);
-    DRIFT_CUDA_CHECK_LAUNCH();
-  });
+  T* o = static_cast<T*>(out.data_ptr());
+  const T* xp = static_cast<const T*>(x.data_ptr());
+  if (s.all_contiguous()) unary_contiguous<T, Op><<<blocks_for(n), kThreads>>>(o, xp, n, op);
+  else unary_strided<T, Op><<<blocks_for(n), kThreads>>>(o, xp, s, n, op);
+  DRIFT_CUDA_CHECK_LAUNCH();
+}
+
+template <class Op>
+void run_unary(const KernelArgs& args, const char* name, Op op) {
+  dispatch_op<Op>(args.out[0]->dtype(), name, [&](auto tag) { run_unary_typed<decltype(tag)>(args, name, op); });
 }
 
 template <class Op>
@@ -187,6 +207,41 @@ void where_kernel(const KernelArgs& args) {
   });
 }
 
+void affine_kernel(const KernelArgs& args) {
+  const UnaryParams& p = args.p<UnaryParams>();
+  dispatch_all(args.out[0]->dtype(), "Affine", [&](auto tag) {
+    using T = decltype(tag);
+    run_unary_typed<T>(args, "Affine", AffineOp<T>{static_cast<T>(p.a), static_cast<T>(p.b)});
+  });
+}
+
+void clamp_kernel(const KernelArgs& args) {
+  const UnaryParams& p = args.p<UnaryParams>();
+  dispatch_all(args.out[0]->dtype(), "Clamp", [&](auto tag) {
+    using T = decltype(tag);
+    T lo, hi;
+    if constexpr (is_int<T>) {  // integer bounds; infinite bounds mean "no bound"
+      lo = p.a <= -9.2e18 ? std::numeric_limits<T>::lowest() : static_cast<T>(std::ceil(p.a));
+      hi = p.b >= 9.2e18 ? std::numeric_limits<T>::max() : static_cast<T>(std::floor(p.b));
+    } else {
+      lo = static_cast<T>(p.a);
+      hi = static_cast<T>(p.b);
+    }
+    run_unary_typed<T>(args, "Clamp", ClampOp<T>{lo, hi});
+  });
+}
+
+void pow_scalar_kernel(const KernelArgs& args) {
+  const double e = args.p<UnaryParams>().a;
+  PowCase c = e == 2 ? PowCase::Square : e == 1 ? PowCase::Identity : e == 3 ? PowCase::Cube
+            : e == 0.5 ? PowCase::Sqrt : e == -1 ? PowCase::Reciprocal : e == -0.5 ? PowCase::Rsqrt
+            : PowCase::General;
+  dispatch_float(args.out[0]->dtype(), "PowScalar", [&](auto tag) {
+    using T = decltype(tag);
+    run_unary_typed<T>(args, "PowScalar", PowScalarOp<T>{static_cast<T>(e), c});
+  });
+}
+
 }  // namespace
 
 void register_elementwise_kernels(Backend& b) {
@@ -222,21 +277,9 @@ void register_elementwise_kernels(Backend& b) {
   set(OpKind::Gelu, [](const KernelArgs& a) { run_unary(a, "Gelu", GeluOp{}); });
   set(OpKind::Erf, [](const KernelArgs& a) { run_unary(a, "Erf", ErfOp{}); });
 
-  set(OpKind::Affine, [](const KernelArgs& a) {
-    const UnaryParams& p = a.p<UnaryParams>();
-    run_unary(a, "Affine", AffineOp{p.a, p.b});
-  });
-  set(OpKind::PowScalar, [](const KernelArgs& a) {
-    const UnaryParams& p = a.p<UnaryParams>();
-    PowScalarOp op;
-    op.a = p.a;
-    op.b = p.b;
-    run_unary(a, "PowScalar", op);
-  });
-  set(OpKind::Clamp, [](const KernelArgs& a) {
-    const UnaryParams& p = a.p<UnaryParams>();
-    run_unary(a, "Clamp", ClampOp{p.a, p.b});
-  });
+  set(OpKind::Affine, affine_kernel);
+  set(OpKind::Clamp, clamp_kernel);
+  set(OpKind::PowScalar, pow_scalar_kernel);
 }
 
 }  // namespace drift::cuda

@@ -33,20 +33,13 @@ cublasHandle_t cublas_handle() {
 
 namespace {
 
-// How one matrix operand is laid out in memory.
-struct MatLayout {
-  bool col_major;  // false: row-major (unit stride along columns)
-  int64_t ld;      // leading dimension for BLAS
-};
-
-// rows x cols matrix with strides (srow, scol).
-MatLayout matrix_layout(const char* name, int64_t rows, int64_t cols, int64_t srow, int64_t scol) {
-  if ((cols == 1 || scol == 1) && (rows == 1 || srow >= cols))
-    return {false, rows == 1 ? std::max<int64_t>(cols, 1) : srow};
-  if ((rows == 1 || srow == 1) && (cols == 1 || scol >= rows))
-    return {true, cols == 1 ? std::max<int64_t>(rows, 1) : scol};
-  throw Error(str("CUDA Matmul: operand ", name, " [", rows, ", ", cols, "] with strides [", srow, ", ", scol,
-                  "] has unit stride in neither dim (the frontend must pass a BLAS-compatible layout)"));
+// The BLAS layout of one matrix operand (blas_layout, tensor/op.h, shared with
+// the CPU backend); throws if neither dim has unit stride.
+BlasLayout matrix_layout(const char* name, int64_t rows, int64_t cols, int64_t srow, int64_t scol) {
+  BlasLayout l = blas_layout(rows, cols, srow, scol);
+  DRIFT_CHECK(l.ok, "CUDA Matmul: operand ", name, " [", rows, ", ", cols, "] with strides [", srow, ", ", scol,
+              "] has unit stride in neither dim (the frontend must pass a BLAS-compatible layout)");
+  return l;
 }
 
 // The single stride between consecutive matrices of t (whose last two dims
@@ -91,12 +84,12 @@ void matmul(const KernelArgs& args) {
     zero_device(c.data_ptr(), c.numel() * c.element_size());
     return;
   }
-  MatLayout la = matrix_layout("a", p.m, p.k, a.stride(-2), a.stride(-1));
-  MatLayout lb = matrix_layout("b", p.k, p.n, b.stride(-2), b.stride(-1));
+  BlasLayout la = matrix_layout("a", p.m, p.k, a.stride(-2), a.stride(-1));
+  BlasLayout lb = matrix_layout("b", p.k, p.n, b.stride(-2), b.stride(-1));
   int64_t sa = batch_stride(a, p.batch, "a"), sb = batch_stride(b, p.batch, "b");
   // C^T = B^T A^T (see the top of the file).
-  cublasOperation_t op_first = lb.col_major ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t op_second = la.col_major ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_first = lb.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_second = la.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   int m = static_cast<int>(p.n), n = static_cast<int>(p.m), k = static_cast<int>(p.k);
   int ldf = static_cast<int>(lb.ld), lds = static_cast<int>(la.ld), ldc = static_cast<int>(p.n);
   int batch = static_cast<int>(p.batch);
