@@ -249,6 +249,28 @@ TEST(TensorCopy, LargeStridedCopyMatchesReference) {
   EXPECT_EQ(bad, 0u);
 }
 
+TEST(TensorCopy, PermutedCopiesOfManyShapes) {
+  // NCHW -> NHWC copies; strides that are multiples of 512 bytes take the tiled path.
+  for (Shape s : {Shape{2, 16, 32, 32}, Shape{3, 40, 16, 8}, Shape{1, 33, 8, 16}, Shape{2, 5, 28, 28}}) {
+    SCOPED_TRACE(shape_str(s));
+    Tensor x = ops::view(ops::arange(0, static_cast<double>(shape_numel(s)), 1), s);
+    std::vector<double> got = vals(ops::contiguous(ops::permute(x, {0, 2, 3, 1})));
+    Tensor d = ops::empty({s[0], s[2], s[3], s[1]}, DType::Float64);  // with float32 -> float64 conversion
+    ops::copy_(d, ops::permute(x, {0, 2, 3, 1}));
+    std::vector<double> got64 = vals(d);
+    size_t bad = 0;
+    for (int64_t n = 0; n < s[0]; ++n)
+      for (int64_t c = 0; c < s[1]; ++c)
+        for (int64_t hw = 0; hw < s[2] * s[3]; ++hw) {
+          double want = static_cast<double>((n * s[1] + c) * s[2] * s[3] + hw);
+          size_t at = static_cast<size_t>((n * s[2] * s[3] + hw) * s[1] + c);
+          bad += got[at] != want;
+          bad += got64[at] != want;
+        }
+    EXPECT_EQ(bad, 0u);
+  }
+}
+
 TEST(TensorCopy, CatStack) {
   Tensor a = ops::view(ops::arange(0, 4, 1), {2, 2});
   Tensor b = ops::view(ops::arange(4, 10, 1), {2, 3});
