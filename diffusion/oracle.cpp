@@ -1,6 +1,9 @@
 #include "diffusion/oracle.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "autograd/engine.h"
 
 namespace drift::diffusion {
 
@@ -122,6 +125,24 @@ std::vector<int64_t> GaussianMixture::assign(const Tensor& x) const {
   return out;
 }
 
+GaussianMixture demo_mixture_1d() {
+  GaussianMixture m;
+  m.weights = {0.5, 0.3, 0.2};
+  m.means = {{-2.0}, {0.5}, {2.5}};
+  m.variances = {{0.09}, {0.16}, {0.0625}};  // std 0.3, 0.4, 0.25
+  m.classes = {0, 0, 1};
+  return m;
+}
+
+GaussianMixture demo_mixture_2d() {
+  GaussianMixture m;
+  m.weights = {0.4, 0.3, 0.2, 0.1};
+  m.means = {{-1.5, -1.0}, {1.5, -0.5}, {0.0, 1.8}, {2.0, 2.0}};
+  m.variances = {{0.10, 0.15}, {0.20, 0.08}, {0.12, 0.12}, {0.05, 0.05}};
+  m.classes = {0, 1, 0, 1};
+  return m;
+}
+
 OracleDenoiser::OracleDenoiser(GaussianMixture mixture, const Process& process, Prediction target)
     : mix_(std::move(mixture)), process_(process), target_(target) {
   mix_.validate();
@@ -143,43 +164,121 @@ OracleDenoiser::Parts OracleDenoiser::compute(const Tensor& x, const Tensor& alp
   Tensor mu_t = ops::to(ops::from_vector(mu, {1, K, D}, dev), dt);    // mu_k      [1, K, D]
   Tensor var_t = ops::to(ops::from_vector(var, {1, K, D}, dev), dt);  // v_k       [1, K, D]
 
-  // Per-sample log mixture weights [N, K]: log w_k, or, with a label c, the
-  // class-conditional mixture (weights renormalised within class c).
-  std::vector<double> logw(static_cast<size_t>(N * K));
-  std::vector<int64_t> lab;
-  if (labels.defined()) {
+  // Log mixture weights: log w_k [1, K], or per sample [N, K] with labels
+  // (the class-conditional mixture: weights renormalised within class c).
+  Tensor logw_t;
+  if (!labels.defined()) {
+    std::vector<double> logw(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) logw[k] = std::log(mix_.weights[k]);
+    logw_t = ops::to(ops::from_vector(logw, {1, K}, dev), dt);
+  } else {
     DRIFT_CHECK(labels.dim() == 1 && labels.size(0) == N, "OracleDenoiser: expected labels [", N, "], got ",
                 shape_str(labels.shape()));
-    lab = ops::to_vector_i64(labels);
-  }
-  for (int64_t i = 0; i < N; ++i) {
-    const int64_t c = lab.empty() ? kNullLabel : lab[i];
-    double total = 0;
-    for (int64_t k = 0; k < K; ++k)
-      if (c == kNullLabel || mix_.class_of(k) == c) total += mix_.weights[k];
-    DRIFT_CHECK(total > 0, "OracleDenoiser: no mixture component has class ", c);
-    for (int64_t k = 0; k < K; ++k) {
-      const bool in = c == kNullLabel || mix_.class_of(k) == c;
-      logw[i * K + k] = in ? std::log(mix_.weights[k] / total) : -1e30;
+    std::vector<int64_t> lab = ops::to_vector_i64(labels);
+    std::vector<double> logw(static_cast<size_t>(N * K));
+    for (int64_t i = 0; i < N; ++i) {
+      const int64_t c = lab[i];
+      double total = 0;
+      for (int64_t k = 0; k < K; ++k)
+        if (c == kNullLabel || mix_.class_of(k) == c) total += mix_.weights[k];
+      DRIFT_CHECK(total > 0, "OracleDenoiser: no mixture component has class ", c);
+      for (int64_t k = 0; k < K; ++k) {
+        const bool in = c == kNullLabel || mix_.class_of(k) == c;
+        logw[i * K + k] = in ? std::log(mix_.weights[k] / total) : -1e30;
+      }
     }
+    logw_t = ops::to(ops::from_vector(logw, {N, K}, dev), dt);
   }
-  Tensor logw_t = ops::to(ops::from_vector(logw, {N, K}, dev), dt);
 
   // Noised components: mean m_k = alpha mu_k, variance s_k = alpha^2 v_k + sigma^2.
   Tensor m = mul(alpha, mu_t);                                  // [N|1, K, D]
   Tensor s = add(mul(square(alpha), var_t), square(sigma));    // [N|1, K, D]
   Tensor diff = sub(unsqueeze(x, 1), m);                        // x - m_k  [N, K, D]
   Tensor z = div(diff, s);                                      // (x - m_k) / s_k
-  // log w_k + log N(x; m_k, s_k) per component   [N, K]
-  Tensor logpk = add(logw_t, mul(sum(add(mul(diff, z), log(mul(s, 2 * kPi))), {2}), -0.5));
+  // log w_k + log N(x; m_k, s_k) = log w_k - 1/2 sum_j [(x - m_k)^2 / s_k + log(2 pi s_k)]   [N, K]
+  Tensor logdet = sum(log(mul(s, 2 * kPi)), {2});               // [N|1, K]
+  Tensor logpk = sub(logw_t, mul(add(sum(mul(diff, z), {2}), logdet), 0.5));
   Tensor r = softmax(logpk, 1);                                 // responsibilities p(k | x_t)  [N, K]
-  Tensor r3 = unsqueeze(r, 2);                                  // [N, K, 1]
+  Tensor rz = mul(unsqueeze(r, 2), z);                          // r_k (x - m_k) / s_k  [N, K, D]
   Parts p;
   // score = grad log p_t(x) = -sum_k r_k (x - m_k) / s_k;  eps = -sigma * score
-  p.eps = mul(sum(mul(r3, z), {1}), squeeze(sigma, 2));
+  p.eps = mul(sum(rz, {1}), squeeze(sigma, 2));
   // x0 = E[x_0 | x_t] = sum_k r_k (mu_k + alpha v_k (x - m_k) / s_k)   (Gaussian posterior mean)
-  p.x0 = sum(mul(r3, add(mu_t, mul(mul(alpha, var_t), z))), {1});
+  p.x0 = add(matmul(r, squeeze(mu_t, 0)), mul(sum(mul(rz, var_t), {1}), squeeze(alpha, 2)));
   p.logp = logsumexp(logpk, {1});                               // log p_t(x)  [N]
+  return p;
+}
+
+OracleDenoiser::Parts OracleDenoiser::compute_host(const Tensor& x, const std::vector<double>& a,
+                                                   const std::vector<double>& s, const Tensor& labels) {
+  const int64_t N = x.size(0), D = mix_.dim(), K = mix_.components();
+  DRIFT_CHECK(x.dim() == 2 && x.size(1) == D, "OracleDenoiser: expected x of shape [N, ", D, "], got ",
+              shape_str(x.shape()));
+  std::vector<int64_t> lab;
+  if (labels.defined()) {
+    DRIFT_CHECK(labels.dim() == 1 && labels.size(0) == N, "OracleDenoiser: expected labels [", N, "], got ",
+                shape_str(labels.shape()));
+    lab = ops::to_vector_i64(labels);
+    for (int64_t c : lab) {
+      bool found = c == kNullLabel;
+      for (int64_t k = 0; k < K && !found; ++k) found = mix_.class_of(k) == c;
+      DRIFT_CHECK(found, "OracleDenoiser: no mixture component has class ", c);
+    }
+  }
+  const std::vector<double> xv = ops::to_vector_f64(x);
+  std::vector<double> eps(static_cast<size_t>(N * D)), x0(static_cast<size_t>(N * D)), logp(static_cast<size_t>(N));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < N; ++i) {
+    const double al = a.size() == 1 ? a[0] : a[i], sg = s.size() == 1 ? s[0] : s[i];
+    const int64_t c = lab.empty() ? kNullLabel : lab[i];
+    double lp[64];
+    double* lpk = lp;
+    std::vector<double> big;
+    if (K > 64) {
+      big.resize(static_cast<size_t>(K));
+      lpk = big.data();
+    }
+    double mx = -1e300;
+    for (int64_t k = 0; k < K; ++k) {
+      if (c != kNullLabel && mix_.class_of(k) != c) {
+        lpk[k] = -1e300;
+        continue;
+      }
+      double l = std::log(mix_.weights[k]);  // log w_k + log N(x; alpha mu_k, alpha^2 v_k + sigma^2)
+      for (int64_t j = 0; j < D; ++j) {
+        const double sk = al * al * mix_.variances[k][j] + sg * sg, d = xv[i * D + j] - al * mix_.means[k][j];
+        l -= 0.5 * (d * d / sk + std::log(2 * kPi * sk));
+      }
+      lpk[k] = l;
+      mx = std::max(mx, l);
+    }
+    double total = 0, wsum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      if (lpk[k] <= -1e299) continue;
+      total += std::exp(lpk[k] - mx);
+      wsum += mix_.weights[k];
+    }
+    // log p_t(x), with the weights renormalised within the class when a label is given
+    logp[i] = mx + std::log(total) - std::log(wsum);
+    for (int64_t j = 0; j < D; ++j) {
+      eps[i * D + j] = 0;
+      x0[i * D + j] = 0;
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      if (lpk[k] <= -1e299) continue;
+      const double r = std::exp(lpk[k] - mx) / total;  // responsibility p(k | x_t)
+      for (int64_t j = 0; j < D; ++j) {
+        const double sk = al * al * mix_.variances[k][j] + sg * sg;
+        const double z = (xv[i * D + j] - al * mix_.means[k][j]) / sk;
+        eps[i * D + j] += sg * r * z;                                          // eps = -sigma score
+        x0[i * D + j] += r * (mix_.means[k][j] + al * mix_.variances[k][j] * z);  // E[x0 | x_t]
+      }
+    }
+  }
+  Parts p;
+  p.eps = ops::to(ops::from_vector(eps, {N, D}, x.device()), x.dtype());
+  p.x0 = ops::to(ops::from_vector(x0, {N, D}, x.device()), x.dtype());
+  p.logp = ops::to(ops::from_vector(logp, {N}, x.device()), x.dtype());
   return p;
 }
 
@@ -190,21 +289,25 @@ Tensor OracleDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& l
   std::vector<double> tv = ops::to_vector_f64(t);
   bool same = true;
   for (double v : tv) same = same && v == tv[0];
-  Tensor alpha, sigma;
-  if (same) {  // one time for the batch (samplers): [1, 1, 1]
-    alpha = ops::full({1, 1, 1}, process_.alpha(tv[0]), x.dtype(), x.device());
-    sigma = ops::full({1, 1, 1}, process_.sigma(tv[0]), x.dtype(), x.device());
-  } else {  // one time per sample (training): [N, 1, 1]
-    std::vector<double> a(tv.size()), s(tv.size());
-    for (size_t i = 0; i < tv.size(); ++i) {
-      a[i] = process_.alpha(tv[i]);
-      s[i] = process_.sigma(tv[i]);
-    }
-    alpha = ops::to(ops::from_vector(a, {x.size(0), 1, 1}, x.device()), x.dtype());
-    sigma = ops::to(ops::from_vector(s, {x.size(0), 1, 1}, x.device()), x.dtype());
+  const size_t n = same ? 1 : tv.size();  // one time for the batch (samplers) or one per sample (training)
+  std::vector<double> a(n), s(n);
+  for (size_t i = 0; i < n; ++i) {
+    a[i] = process_.alpha(tv[i]);
+    s[i] = process_.sigma(tv[i]);
   }
-  Parts p = compute(x, alpha, sigma, labels);
-  Tensor a2 = squeeze(alpha, 2), s2 = squeeze(sigma, 2);  // [N|1, 1]
+  const bool need_graph = grad_enabled() && x.requires_grad();
+  Parts p;
+  Tensor a2, s2;  // [N|1, 1]
+  const int64_t rows = static_cast<int64_t>(n);
+  if (need_graph) {
+    Tensor alpha = ops::to(ops::from_vector(a, {rows, 1, 1}, x.device()), x.dtype());
+    Tensor sigma = ops::to(ops::from_vector(s, {rows, 1, 1}, x.device()), x.dtype());
+    p = compute(x, alpha, sigma, labels);
+  } else {
+    p = compute_host(x, a, s, labels);
+  }
+  a2 = ops::to(ops::from_vector(a, {rows, 1}, x.device()), x.dtype());
+  s2 = ops::to(ops::from_vector(s, {rows, 1}, x.device()), x.dtype());
   return target_from(target_, p.eps, p.x0, a2, s2);
 }
 
@@ -215,6 +318,7 @@ Tensor OracleDenoiser::score(const Tensor& x, double t) {
 }
 
 Tensor OracleDenoiser::log_prob(const Tensor& x, double t) {
+  if (!(grad_enabled() && x.requires_grad())) return compute_host(x, {process_.alpha(t)}, {process_.sigma(t)}, Tensor()).logp;
   Tensor a = ops::full({1, 1, 1}, process_.alpha(t), x.dtype(), x.device());
   Tensor s = ops::full({1, 1, 1}, process_.sigma(t), x.dtype(), x.device());
   return compute(x, a, s, Tensor()).logp;

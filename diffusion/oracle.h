@@ -40,6 +40,11 @@ struct GaussianMixture {
   std::vector<int64_t> assign(const Tensor& x) const;
 };
 
+// The mixtures the tests and examples use: several well-separated modes with
+// unequal weights and variances (1-D: 3 modes; 2-D: 4 modes, classes 0/1).
+GaussianMixture demo_mixture_1d();
+GaussianMixture demo_mixture_2d();
+
 // The exact denoiser of a Gaussian mixture under a forward process. Built
 // from differentiable ops, so autograd can take its Jacobian (likelihood).
 class OracleDenoiser : public Denoiser {
@@ -58,8 +63,13 @@ class OracleDenoiser : public Denoiser {
 
  private:
   struct Parts { Tensor eps, x0, logp; };
-  // Posterior quantities at per-sample (alpha, sigma) of shape [N or 1, 1, 1].
+  // Posterior quantities at per-sample (alpha, sigma) of shape [N or 1, 1, 1],
+  // with differentiable tensor ops (used when x requires grad).
   Parts compute(const Tensor& x, const Tensor& alpha, const Tensor& sigma, const Tensor& labels);
+  // The same numbers with a plain double loop on the host (the fast path
+  // when no gradient is needed); a and s hold one value or one per sample.
+  Parts compute_host(const Tensor& x, const std::vector<double>& a, const std::vector<double>& s,
+                     const Tensor& labels);
   GaussianMixture mix_;
   const Process& process_;
   Prediction target_;

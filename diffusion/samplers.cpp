@@ -69,6 +69,9 @@ std::vector<double> uniform_grid(double t_start, double t_end, int64_t steps) {
   return g;
 }
 
+// Where the SDE samplers stop: opt.t_end, or eps.
+double end_time(const SDE& sde, const SampleOptions& opt) { return opt.t_end >= 0 ? opt.t_end : sde.t_min(); }
+
 // Mean over the batch of the per-sample L2 norms.
 double mean_norm(const Tensor& x) {
   Tensor flat = reshape(x, {x.size(0), -1});
@@ -155,20 +158,31 @@ SampleResult ddpm_sample(Denoiser& model, const DiscreteSchedule& sch, const Sha
   if (opt.x_init.defined()) t_start = std::clamp<int64_t>(int64_t(std::ceil(start_time(sch, opt))), 0, sch.T() - 1);
   Tensor x = initial_sample(sch, double(t_start), shape, gen, opt);
   SampleResult r;
+  DRIFT_CHECK(opt.inpaint_resample >= 1, "ddpm_sample: expected inpaint_resample >= 1, got ", opt.inpaint_resample);
+  const int64_t repeats = opt.inpaint_mask.defined() ? opt.inpaint_resample : 1;
   for (int64_t t = t_start; t >= 0; --t) {
-    Tensor eps = m.eps(x, double(t));
-    const double beta = sch.beta(t), abar = sch.alpha_bar(t);
-    // mean = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps)         (DDPM eq. 11)
-    x = mul(sub(x, mul(eps, beta / std::sqrt(1.0 - abar))), 1.0 / std::sqrt(sch.alpha_step(t)));
-    if (t > 0) {
-      // sigma_t^2 = beta_t or beta_tilde_t                                  (DDPM sec. 3.2)
-      const double var = variance == DdpmVariance::Beta ? beta : sch.posterior_variance(t);
-      x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), std::sqrt(var)));
+    for (int64_t u = 0; u < repeats; ++u) {
+      Tensor eps = m.eps(x, double(t));
+      const double beta = sch.beta(t), abar = sch.alpha_bar(t);
+      // mean = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps)         (DDPM eq. 11)
+      Tensor x_prev = mul(sub(x, mul(eps, beta / std::sqrt(1.0 - abar))), 1.0 / std::sqrt(sch.alpha_step(t)));
+      if (t > 0) {
+        // sigma_t^2 = beta_t or beta_tilde_t                                  (DDPM sec. 3.2)
+        const double var = variance == DdpmVariance::Beta ? beta : sch.posterior_variance(t);
+        x_prev = add(x_prev, mul(ops::randn(shape, gen, x.dtype(), x.device()), std::sqrt(var)));
+      }
+      x_prev = inpaint(x_prev, sch.alpha(double(t - 1)), sch.sigma(double(t - 1)), gen, opt);
+      if (u + 1 < repeats && t > 0) {
+        // RePaint: back to x_t ~ N(sqrt(1 - beta_t) x_{t-1}, beta_t I)      (DDPM eq. 2)
+        x = add(mul(x_prev, std::sqrt(1.0 - beta)), mul(ops::randn(shape, gen, x.dtype(), x.device()), std::sqrt(beta)));
+      } else {
+        x = x_prev;
+        break;
+      }
     }
-    x = inpaint(x, sch.alpha(double(t - 1)), sch.sigma(double(t - 1)), gen, opt);
     ++r.steps;
   }
-  r.x = x;
+  r.x = inpaint(x, 1.0, 0.0, gen, opt);
   r.nfe = m.nfe();
   return r;
 }
@@ -202,7 +216,7 @@ SampleResult ddim_sample(Denoiser& model, const Process& process, const std::vec
     x = inpaint(x, a_s, s_s, gen, opt);
     ++r.steps;
   }
-  r.x = x;
+  r.x = inpaint(x, 1.0, 0.0, gen, opt);
   r.nfe = m.nfe();
   return r;
 }
@@ -250,7 +264,7 @@ SampleResult dpm_solver_pp_2m(Denoiser& model, const Process& process, const Sha
     x0_prev = x0;
     ++r.steps;
   }
-  r.x = x;
+  r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
   return r;
 }
@@ -262,7 +276,7 @@ SampleResult sde_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
   NoGradGuard no_grad;
   const Shape shape = sample_shape(shape_in, opt.common);
   check_options(shape, opt.common);
-  std::vector<double> grid = uniform_grid(start_time(sde, opt.common), sde.t_min(), opt.steps);
+  std::vector<double> grid = uniform_grid(start_time(sde, opt.common), end_time(sde, opt.common), opt.steps);
   GuidedModel m(model, sde, opt.common.guidance);
   Tensor x = initial_sample(sde, grid[0], shape, gen, opt.common);
   SampleResult r;
@@ -277,7 +291,7 @@ SampleResult sde_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
   }
-  r.x = x;
+  r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
   return r;
 }
@@ -404,14 +418,14 @@ SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     DRIFT_CHECK(!opt.common.inpaint_mask.defined(), "ode_sample: inpainting needs a fixed-step solver, not RK45");
     Rk45Stats st;
     OdeFn f = [&](double t, const OdeState& y) { return OdeState{ode_drift(m, sde, y[0], t)}; };
-    OdeState y = rk45_integrate(f, {x}, t_start, sde.t_min(), opt.rtol, opt.atol, &st);
+    OdeState y = rk45_integrate(f, {x}, t_start, end_time(sde, opt.common), opt.rtol, opt.atol, &st);
     r.x = y[0];
     r.steps = st.accepted;
     r.rejected = st.rejected;
     r.nfe = m.nfe();
     return r;
   }
-  std::vector<double> grid = uniform_grid(t_start, sde.t_min(), opt.steps);
+  std::vector<double> grid = uniform_grid(t_start, end_time(sde, opt.common), opt.steps);
   for (int64_t i = 0; i < opt.steps; ++i) {
     const double t = grid[i], h = grid[i + 1] - grid[i];  // h < 0
     Tensor k1 = ode_drift(m, sde, x, t);
@@ -434,7 +448,7 @@ SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
   }
-  r.x = x;
+  r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
   return r;
 }
@@ -447,7 +461,7 @@ SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, G
               opt.snr, " and ", opt.corrector_steps);
   const Shape shape = sample_shape(shape_in, opt.common);
   check_options(shape, opt.common);
-  std::vector<double> grid = uniform_grid(start_time(sde, opt.common), sde.t_min(), opt.steps);
+  std::vector<double> grid = uniform_grid(start_time(sde, opt.common), end_time(sde, opt.common), opt.steps);
   GuidedModel m(model, sde, opt.common.guidance);
   Tensor x = initial_sample(sde, grid[0], shape, gen, opt.common);
   SampleResult r;
@@ -478,7 +492,7 @@ SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, G
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
   }
-  r.x = x;
+  r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
   return r;
 }

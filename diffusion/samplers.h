@@ -27,6 +27,14 @@ struct SampleOptions {
   // mask broadcasts to the sample shape.
   Tensor inpaint_mask;
   Tensor x_known;
+  // DDPM only: RePaint resampling (Lugmayr et al. 2022, algorithm 1 with
+  // jump length 1): each step is repeated this many times, going back to
+  // x_t ~ q(x_t | x_{t-1}) in between, so that the unknown pixels can agree
+  // with the known ones. 1 = plain replacement.
+  int64_t inpaint_resample = 1;
+  // SDE samplers (reverse SDE, ODE, predictor-corrector): stop at this time
+  // instead of at eps, to look at intermediate marginals p_t (< 0: eps).
+  double t_end = -1;
 };
 
 struct SampleResult {

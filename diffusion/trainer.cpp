@@ -1,0 +1,105 @@
+#include "diffusion/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "diffusion/forward.h"
+#include "diffusion/schedule.h"
+
+namespace drift::diffusion {
+
+Tensor UNetDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& labels) {
+  Tensor tt = time_scale_ == 1.0 ? t : ops::mul(t, time_scale_);
+  Tensor y;
+  if (labels.defined()) {
+    const int64_t null_class = unet_.config().num_classes;
+    DRIFT_CHECK(null_class > 0, "UNetDenoiser: labels given to an unconditional U-Net (num_classes = 0)");
+    // kNullLabel (-1) -> the U-Net's null class index num_classes.
+    Tensor is_null = ops::eq(labels, ops::full({}, double(kNullLabel), DType::Int64, labels.device()));
+    y = ops::where(is_null, ops::full_like(labels, double(null_class)), labels);
+  }
+  return unet_.forward(x, tt, y);
+}
+
+Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, TrainerConfig cfg)
+    : model_(model), module_(module), process_(process), cfg_(cfg), gen_(cfg.seed, 0) {
+  DRIFT_CHECK(cfg_.lr > 0, "Trainer: expected lr > 0, got ", cfg_.lr);
+  DRIFT_CHECK(cfg_.label_dropout >= 0 && cfg_.label_dropout < 1, "Trainer: expected label_dropout in [0, 1), got ",
+              cfg_.label_dropout);
+  nn::AdamOptions ao;
+  ao.lr = cfg_.lr;
+  ao.weight_decay = cfg_.weight_decay;
+  optimizer_ = std::make_unique<nn::AdamW>(module_.named_parameters(), ao);
+  if (cfg_.ema_decay > 0) ema_ = std::make_unique<nn::EMA>(module_, cfg_.ema_decay);
+  schedule_.base_lr = cfg_.lr;
+  schedule_.warmup_steps = cfg_.warmup_steps;
+  schedule_.total_steps = cfg_.total_steps;
+  schedule_.decay = cfg_.total_steps > 0 ? cfg_.decay : nn::LRDecay::Constant;
+}
+
+Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
+  DRIFT_CHECK(x0.dim() >= 2, "Trainer: expected a batch x0 [N, ...], got ", shape_str(x0.shape()));
+  const int64_t N = x0.size(0);
+  // t ~ uniform: integer steps in [0, T) (DDPM algorithm 1) or t in [eps, 1] (Song et al. 2021, eq. 7).
+  Tensor t;
+  if (auto* d = dynamic_cast<const DiscreteSchedule*>(&process_))
+    t = ops::to(ops::randint(0, d->T(), {N}, gen_, x0.device()), x0.dtype());
+  else
+    t = ops::uniform({N}, process_.t_min(), process_.t_max(), gen_, x0.dtype(), x0.device());
+  Tensor eps = ops::randn(x0.shape(), gen_, x0.dtype(), x0.device());
+  Coefs c = coefs_for(process_, t, x0.dim(), x0.dtype());
+  Tensor xt = q_sample(x0, eps, c.alpha, c.sigma);  // x_t = alpha_t x0 + sigma_t eps   (DDPM eq. 4)
+  // Label dropout: with probability p the model sees "no label" (classifier-free guidance training).
+  Tensor labels = labels_in;
+  if (labels.defined() && cfg_.label_dropout > 0) {
+    DRIFT_CHECK(labels.dim() == 1 && labels.size(0) == N, "Trainer: expected labels [", N, "], got ",
+                shape_str(labels.shape()));
+    Tensor drop = ops::lt(ops::rand({N}, gen_, DType::Float64, labels.device()),
+                          ops::full({}, cfg_.label_dropout, DType::Float64, labels.device()));
+    labels = ops::where(ops::to(drop, DType::Int64), ops::full_like(labels, double(kNullLabel)), labels);
+  }
+  Tensor pred = model_.predict(xt, t, labels);
+  Tensor target = target_from(model_.target(), eps, x0, c.alpha, c.sigma);
+  DRIFT_CHECK(pred.shape() == target.shape(), "Trainer: the model returned ", shape_str(pred.shape()),
+              ", expected ", shape_str(target.shape()));
+  std::vector<int64_t> dims;
+  for (int64_t d = 1; d < x0.dim(); ++d) dims.push_back(d);
+  Tensor per_sample = mean(square(sub(pred, target)), dims);  // ||pred - target||^2 / D  [N]
+  if (cfg_.weighting == LossWeighting::Simple) return mean(per_sample);
+  // Min-SNR-gamma weights (Hang et al. 2023, eq. 8 and table 1).
+  std::vector<double> tv = ops::to_vector_f64(t), w(tv.size());
+  for (size_t i = 0; i < tv.size(); ++i) {
+    const double snr = std::max(process_.snr(tv[i]), 1e-12);
+    const double clipped = std::min(snr, cfg_.min_snr_gamma);
+    switch (model_.target()) {
+      case Prediction::Eps: w[i] = clipped / snr; break;
+      case Prediction::X0: w[i] = clipped; break;
+      case Prediction::V: w[i] = clipped / (snr + 1.0); break;
+    }
+  }
+  Tensor wt = ops::to(ops::from_vector(w, {N}, x0.device()), x0.dtype());
+  return mean(mul(per_sample, wt));
+}
+
+TrainStats Trainer::step(const Tensor& x0, const Tensor& labels) {
+  DRIFT_CHECK(!ema_ || !ema_->swapped(), "Trainer::step: the EMA weights are swapped in; swap back before training");
+  TrainStats s;
+  schedule_.apply(*optimizer_, optimizer_->step_count());  // warm-up, then decay
+  optimizer_->zero_grad();
+  Tensor l = loss(x0, labels);
+  backward(l);
+  s.loss = ops::item(l);
+  std::vector<Tensor> params = module_.parameters();
+  if (cfg_.grad_clip > 0) {
+    s.grad_norm = nn::clip_grad_norm(params, cfg_.grad_clip);
+  } else {
+    s.grad_norm = nn::clip_grad_norm(params, 1e300);  // only measures
+  }
+  optimizer_->step();
+  if (ema_) ema_->update();
+  s.lr = optimizer_->lr();
+  s.step = optimizer_->step_count();
+  return s;
+}
+
+}  // namespace drift::diffusion

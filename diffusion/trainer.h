@@ -1,0 +1,95 @@
+#pragma once
+// Training a denoiser: uniform random t, noise, the regression loss on the
+// chosen target (eps, x0 or v), backward, gradient clipping, an optimizer step
+// with learning-rate warm-up, and an EMA of the weights. Class-conditional
+// training drops labels at random so that classifier-free guidance works
+// (Ho & Salimans 2021).
+#include <cstdint>
+#include <memory>
+
+#include "diffusion/denoiser.h"
+#include "nn/optim.h"
+#include "nn/unet.h"
+
+namespace drift::diffusion {
+
+// Plugs an nn::UNet into the Denoiser interface. The network sees
+// t * time_scale (1 for integer DDPM steps; e.g. 1000 for an SDE's t in [0, 1])
+// and maps kNullLabel to its null class (num_classes).
+class UNetDenoiser : public Denoiser {
+ public:
+  UNetDenoiser(nn::UNet& unet, Prediction target, double time_scale = 1.0)
+      : unet_(unet), target_(target), time_scale_(time_scale) {}
+  Tensor predict(const Tensor& x, const Tensor& t, const Tensor& labels) override;
+  Prediction target() const override { return target_; }
+  nn::UNet& unet() { return unet_; }
+
+ private:
+  nn::UNet& unet_;
+  Prediction target_;
+  double time_scale_;
+};
+
+// How the per-sample squared errors are weighted.
+enum class LossWeighting {
+  Simple,  // mean ||pred - target||^2 (DDPM's L_simple for eps; the same plain MSE for x0, v)
+  MinSNR,  // Min-SNR-gamma (Hang et al. 2023): the eps-equivalent weight min(SNR, gamma) / SNR,
+           // expressed for the target: eps: min(SNR, g)/SNR, x0: min(SNR, g), v: min(SNR, g)/(SNR + 1)
+};
+
+struct TrainerConfig {
+  LossWeighting weighting = LossWeighting::Simple;
+  double min_snr_gamma = 5.0;
+  // AdamW with linear warm-up, then the chosen decay (nn::LRSchedule).
+  double lr = 2e-4;
+  double weight_decay = 0.0;
+  int64_t warmup_steps = 500;
+  int64_t total_steps = 0;   // for LR decay; 0: constant after warm-up
+  nn::LRDecay decay = nn::LRDecay::Constant;
+  double grad_clip = 1.0;    // max global gradient norm; <= 0 disables clipping
+  double ema_decay = 0.999;  // <= 0 disables the EMA
+  double label_dropout = 0.1;  // probability of replacing a label by kNullLabel
+  uint64_t seed = 0;           // times, noise and label dropout
+};
+
+// One training step's numbers.
+struct TrainStats {
+  int64_t step = 0;       // steps done after this one
+  double loss = 0;
+  double grad_norm = 0;   // before clipping
+  double lr = 0;
+};
+
+class Trainer {
+ public:
+  // `model` computes the prediction from the parameters of `module` (for a
+  // U-Net: UNetDenoiser over that U-Net). Times follow `process`'s units:
+  // integer steps uniform in [0, T) for a DiscreteSchedule, uniform in [eps, 1] for an SDE.
+  Trainer(Denoiser& model, nn::Module& module, const Process& process, TrainerConfig cfg = {});
+
+  // The loss on a batch x0 [N, ...] (labels int64 [N] or undefined), with
+  // graph, for the current parameters; draws t, eps and label dropout from
+  // the trainer's generator.
+  Tensor loss(const Tensor& x0, const Tensor& labels = Tensor());
+  // loss, backward, clip, LR schedule, optimizer step, EMA update.
+  TrainStats step(const Tensor& x0, const Tensor& labels = Tensor());
+
+  int64_t step_count() const { return optimizer_->step_count(); }
+  nn::Optimizer& optimizer() { return *optimizer_; }
+  nn::EMA* ema() { return ema_.get(); }  // null when disabled
+  Generator& generator() { return gen_; }
+  const TrainerConfig& config() const { return cfg_; }
+  const nn::LRSchedule& lr_schedule() const { return schedule_; }
+
+ private:
+  Denoiser& model_;
+  nn::Module& module_;
+  const Process& process_;
+  TrainerConfig cfg_;
+  Generator gen_;
+  std::unique_ptr<nn::AdamW> optimizer_;
+  std::unique_ptr<nn::EMA> ema_;
+  nn::LRSchedule schedule_;
+};
+
+}  // namespace drift::diffusion
