@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tensor/backend.h"
+#include "tensor/cpu/blas.h"
 #include "tensor/ops.h"
 
 using namespace drift;
@@ -244,6 +245,44 @@ TEST(TensorMatmul, ManySmallBatchesInParallel) {
     expect_near_all(sub_matrix(cv, i, M, N),
                     reference::matmul(sub_matrix(av, i, M, K), sub_matrix(bv, i, K, N), M, K, N), 1e-5,
                     str("batch ", i));
+}
+
+// The AVX-512 sgemm behind float32 convolutions (OpenBLAS where not built):
+// all transpose combinations, partial tiles, K over several 256-deep slices,
+// N over several 384-wide blocks, accumulate on and off.
+TEST(TensorMatmul, FastSgemmMatchesNaiveLoop) {
+  for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {8, 48, 8}, {13, 100, 300}, {24, 800, 280}, {9, 47, 17}}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const std::vector<double> a = random_values(M * K, 20 + t), b = random_values(K * N, 30 + t);
+      const std::vector<double> c0 = random_values(M * N, 40 + t);
+      // Stored operands: A as [M, K] or [K, M], B as [K, N] or [N, K], with padded leading dims.
+      const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+      std::vector<float> as(static_cast<size_t>((ta ? K : M) * lda)), bs(static_cast<size_t>((tb ? N : K) * ldb));
+      std::vector<float> cs(static_cast<size_t>(M * ldc), 0.f);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t k = 0; k < K; ++k) as[ta ? k * lda + i : i * lda + k] = static_cast<float>(a[i * K + k]);
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < N; ++j) bs[tb ? j * ldb + k : k * ldb + j] = static_cast<float>(b[k * N + j]);
+      std::vector<double> af(a.size()), bf(b.size());  // the float-rounded inputs
+      for (size_t i = 0; i < a.size(); ++i) af[i] = static_cast<float>(a[i]);
+      for (size_t i = 0; i < b.size(); ++i) bf[i] = static_cast<float>(b[i]);
+      const std::vector<double> want = reference::matmul(af, bf, M, K, N);
+      for (bool accumulate : {false, true}) {
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) cs[i * ldc + j] = static_cast<float>(c0[i * N + j]);
+        cpu::fast_sgemm(ta, tb, M, N, K, as.data(), lda, bs.data(), ldb, accumulate, cs.data(), ldc);
+        std::vector<double> got(static_cast<size_t>(M * N)), expect(want);
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            got[i * N + j] = cs[i * ldc + j];
+            if (accumulate) expect[i * N + j] += static_cast<float>(c0[i * N + j]);
+          }
+        expect_near_all(got, expect, 1e-5 * std::sqrt(double(K)),
+                        str("fast_sgemm ", M, "x", N, "x", K, " trans ", ta, tb, " accumulate ", accumulate));
+      }
+    }
+  }
 }
 
 TEST(TensorMatmul, EmptyInnerDimGivesZeros) {
