@@ -152,7 +152,7 @@ class LossLog {
     PlotSeries raw, smooth;
     raw.r = 160; raw.g = 190; raw.b = 230;
     smooth.r = 31; smooth.g = 119; smooth.b = 180;
-    raw.x0 = smooth.x0 = static_cast<double>(bin) / 2.0;
+    raw.x0 = smooth.x0 = 1.0 + static_cast<double>(bin - 1) / 2.0;  // bin centres, steps count from 1
     raw.dx = smooth.dx = static_cast<double>(bin);
     double ema = losses_[0];
     const double decay = std::min(0.99, 1.0 - 1.0 / (1.0 + static_cast<double>(n) / 50.0));

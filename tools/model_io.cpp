@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "nn/safetensors.h"
 
 namespace drift::cli {
@@ -94,7 +96,11 @@ void ProgressBar::update(int64_t done, const std::string& extra) {
   done_ = done;
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
-  if (done < total_ && drawn_ && std::chrono::duration<double>(now - last_draw_).count() < 0.1) return;
+  // On a terminal the bar redraws in place ~10 times a second; into a file or
+  // pipe it writes a new line every 10 seconds instead.
+  const bool tty = ::isatty(::fileno(stderr)) != 0;
+  const double interval = tty ? 0.1 : 10.0;
+  if (done < total_ && std::chrono::duration<double>(now - last_draw_).count() < interval && (drawn_ || !tty)) return;
   last_draw_ = now;
   drawn_ = true;
   const int width = 30;
@@ -105,13 +111,13 @@ void ProgressBar::update(int64_t done, const std::string& extra) {
   if (filled < width) bar[filled] = '>';
   const double r = rate();
   const double eta = r > 0 ? static_cast<double>(total_ - done) / r : NAN;
-  std::fprintf(stderr, "\r[%s] %lld/%lld %s %.2f it/s ETA %s   ", bar.c_str(), static_cast<long long>(done),
-               static_cast<long long>(total_), extra.c_str(), r, format_duration(eta).c_str());
+  std::fprintf(stderr, "%s[%s] %lld/%lld %s %.2f it/s ETA %s   %s", tty ? "\r" : "", bar.c_str(), static_cast<long long>(done),
+               static_cast<long long>(total_), extra.c_str(), r, format_duration(eta).c_str(), tty ? "" : "\n");
   std::fflush(stderr);
 }
 
 void ProgressBar::finish() {
-  if (enabled_ && drawn_) std::fprintf(stderr, "\n");
+  if (enabled_ && drawn_ && ::isatty(::fileno(stderr))) std::fprintf(stderr, "\n");
   drawn_ = false;
 }
 
