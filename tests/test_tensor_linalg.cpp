@@ -317,6 +317,9 @@ const std::vector<ConvShape> kConvCases = {
     {6, 4, 28, 28, 8, 3, 3, 1, 1},  // one image per chunk
     {3, 2, 5, 5, 3, 5, 5, 1, 2},    // kernel as large as the image
     {1, 5, 3, 4, 6, 1, 1, 1, 0},    // 1x1, N = 1
+    {2, 3, 13, 17, 5, 3, 5, 1, 2},  // stride 1, wide output: padded-window (no im2col) path
+    {5, 2, 12, 14, 4, 5, 3, 1, 0},  // same, no padding, threads over images
+    {1, 3, 9, 20, 2, 3, 3, 1, 1},   // same, N = 1 (threads over columns)
 };
 
 std::string case_name(const ConvShape& s) {

@@ -344,9 +344,217 @@ void for_each_chunk(const ConvGeom& g, const Plan& plan, F body) {
 int workers(const Plan& plan) { return plan.threads_over_chunks ? omp_get_max_threads() : 1; }
 
 // ----------------------------------------------------------------- forward
+#if defined(DRIFT_HAVE_AVX512_SGEMM)
+// Stride-1 forward without im2col (float32, AVX-512). With x zero-padded to
+// xpad[C, Hp, Wp] (Hp = H + 2ph, Wp = W + 2pw) and output positions counted
+// on the padded width, p = oh*Wp + ow, every im2col row is a shifted window
+// of the flat padded image:
+//   cols[(c, ki, kj), p] = xpad[c*Hp*Wp + ki*Wp + kj + p]
+// so the GEMM packs B with plain contiguous copies. Columns with ow >= Wo
+// are computed and dropped ((Wp - Wo) / Wo extra work, small for Wo >= 12).
+struct PackShifted {
+  const float* base;      // xpad
+  const int64_t* rowoff;  // [CKK] offsets c*Hp*Wp + ki*Wp + kj
+  int64_t col0;
+  void operator()(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const {
+    using avx512::NR;
+    for (int64_t s = 0; s * NR < nc; ++s) {
+      const int64_t j0 = col0 + n0 + s * NR, nr = std::min(NR, nc - s * NR);
+      float* d = dst + s * kc * NR;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = base + rowoff[k0 + k] + j0;
+        float* dk = d + k * NR;
+        if (nr == NR) {
+          _mm512_storeu_ps(dk, _mm512_loadu_ps(src));
+          _mm512_storeu_ps(dk + 16, _mm512_loadu_ps(src + 16));
+          _mm512_storeu_ps(dk + 32, _mm512_loadu_ps(src + 32));
+        } else {
+          for (int64_t j = 0; j < NR; ++j) dk[j] = j < nr ? src[j] : 0.f;
+        }
+      }
+    }
+  }
+};
+
+bool use_shifted_forward(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.Wo >= 12 && !g.pointwise(); }
+
+void conv_forward_shifted(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+  const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, HWp = Hp * Wp;
+  const int64_t CKK = g.CKK(), O = g.O, L = g.L(), img = g.C * g.H * g.W;
+  const int64_t Np = g.Ho * Wp;                          // GEMM columns per image
+  const int64_t xpad_size = g.C * HWp + g.kw + avx512::NR;  // slack for the last windows
+  std::vector<int64_t> rowoff(static_cast<size_t>(CKK));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) rowoff[(c * g.kh + ki) * g.kw + kj] = c * HWp + ki * Wp + kj;
+  const int threads = omp_get_max_threads();
+  const bool over_images = threads > 1 && (g.N >= 2 * threads || (g.N >= threads && g.N % threads == 0));
+  const int nw = over_images ? threads : 1;
+  const int64_t per_worker = xpad_size + O * Np;
+  Workspace<float> ws(nw * per_worker);
+
+  auto one_image = [&](int64_t n, int tid, bool par) {
+    float* xpad = ws.ptr + tid * per_worker;
+    float* cpad = xpad + xpad_size;
+    const float* xn = x + n * img;
+    // xpad = x with zero borders
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t c = 0; c < g.C; ++c) {
+      float* pc = xpad + c * HWp;
+      std::fill(pc, pc + g.ph * Wp, 0.f);
+      for (int64_t h = 0; h < g.H; ++h) {
+        float* row = pc + (g.ph + h) * Wp;
+        std::fill(row, row + g.pw, 0.f);
+        std::memcpy(row + g.pw, xn + (c * g.H + h) * g.W, static_cast<size_t>(g.W) * sizeof(float));
+        std::fill(row + g.pw + g.W, row + Wp, 0.f);
+      }
+      std::fill(pc + (g.ph + g.H) * Wp, pc + HWp, 0.f);
+    }
+    std::fill(xpad + g.C * HWp, xpad + xpad_size, 0.f);
+    // cpad[O, Ho*Wp] = W[O, CKK] @ cols
+    sgemm_fused(false, O, Np, CKK, w, CKK, [&](int64_t c0) { return PackShifted{xpad, rowoff.data(), c0}; }, false,
+                cpad, Np, par);
+    // y[n, o, oh, ow] = cpad[o, oh*Wp + ow] + bias[o]
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t o = 0; o < O; ++o) {
+      const float b = bias ? bias[o] : 0.f;
+      float* yo = y + (n * O + o) * L;
+      const float* co = cpad + o * Np;
+      for (int64_t oh = 0; oh < g.Ho; ++oh)
+        for (int64_t ow = 0; ow < g.Wo; ++ow) yo[oh * g.Wo + ow] = co[oh * Wp + ow] + b;
+    }
+  };
+
+  if (over_images) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < g.N; ++n) one_image(n, omp_get_thread_num(), false);
+  } else {
+    for (int64_t n = 0; n < g.N; ++n) one_image(n, 0, true);
+  }
+}
+
+// op(B)[k, n] = base[rowoff[n] + k]: the transposed shifted windows (weight gradient).
+struct PackShiftedT {
+  const float* base;
+  const int64_t* rowoff;
+  int64_t col0;
+  void operator()(int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst) const {
+    using avx512::NR;
+    for (int64_t s = 0; s * NR < nc; ++s) {
+      const int64_t j0 = col0 + n0 + s * NR, nr = std::min(NR, nc - s * NR);
+      float* d = dst + s * kc * NR;
+      int64_t k = 0;
+      if (nr == NR) {
+        for (; k + 8 <= kc; k += 8) {
+          for (int64_t jb = 0; jb < NR; jb += 8) {
+            // 8 x 8 transpose from 8 independently offset rows
+            __m256 r[8];
+            for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(base + rowoff[j0 + jb + i] + k0 + k);
+            __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+            float* o = d + k * NR + jb;
+            _mm256_storeu_ps(o + 0 * NR, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(o + 1 * NR, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(o + 2 * NR, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(o + 3 * NR, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(o + 4 * NR, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(o + 5 * NR, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(o + 6 * NR, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(o + 7 * NR, _mm256_permute2f128_ps(s3, s7, 0x31));
+          }
+        }
+      }
+      for (; k < kc; ++k)
+        for (int64_t j = 0; j < NR; ++j) d[k * NR + j] = j < nr ? base[rowoff[j0 + j] + k0 + k] : 0.f;
+    }
+  }
+};
+
+// Stride-1 weight gradient without im2col: with dyw[o, p] = dy[o, oh, ow] on
+// the padded width (0 for ow >= Wo),
+//   dW[o, (c, ki, kj)] += sum_p dyw[o, p] * xpad[c*Hp*Wp + ki*Wp + kj + p].
+void conv_backward_weight_shifted(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+  const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, HWp = Hp * Wp;
+  const int64_t CKK = g.CKK(), O = g.O, L = g.L(), img = g.C * g.H * g.W, wsize = O * CKK;
+  const int64_t Np = g.Ho * Wp;
+  const int64_t xpad_size = g.C * HWp + g.kw + 16;
+  std::vector<int64_t> rowoff(static_cast<size_t>(CKK));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t ki = 0; ki < g.kh; ++ki)
+      for (int64_t kj = 0; kj < g.kw; ++kj) rowoff[(c * g.kh + ki) * g.kw + kj] = c * HWp + ki * Wp + kj;
+  const int threads = omp_get_max_threads();
+  const bool over_images = threads > 1 && (g.N >= 2 * threads || (g.N >= threads && g.N % threads == 0));
+  const int nw = over_images ? threads : 1;
+  const int64_t per_worker = xpad_size + O * Np + wsize;
+  Workspace<float> ws(nw * per_worker);
+  for (int t = 0; t < nw; ++t) std::fill(ws.ptr + t * per_worker + xpad_size + O * Np, ws.ptr + (t + 1) * per_worker, 0.f);
+
+  auto one_image = [&](int64_t n, int tid, bool par) {
+    float* xpad = ws.ptr + tid * per_worker;
+    float* dyw = xpad + xpad_size;
+    float* acc = dyw + O * Np;
+    const float* xn = x + n * img;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t c = 0; c < g.C; ++c) {
+      float* pc = xpad + c * HWp;
+      std::fill(pc, pc + g.ph * Wp, 0.f);
+      for (int64_t h = 0; h < g.H; ++h) {
+        float* row = pc + (g.ph + h) * Wp;
+        std::fill(row, row + g.pw, 0.f);
+        std::memcpy(row + g.pw, xn + (c * g.H + h) * g.W, static_cast<size_t>(g.W) * sizeof(float));
+        std::fill(row + g.pw + g.W, row + Wp, 0.f);
+      }
+      std::fill(pc + (g.ph + g.H) * Wp, pc + HWp, 0.f);
+    }
+    std::fill(xpad + g.C * HWp, xpad + xpad_size, 0.f);
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t o = 0; o < O; ++o) {
+      const float* src = dy + (n * O + o) * L;
+      float* dst = dyw + o * Np;
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        std::memcpy(dst + oh * Wp, src + oh * g.Wo, static_cast<size_t>(g.Wo) * sizeof(float));
+        std::fill(dst + oh * Wp + g.Wo, dst + (oh + 1) * Wp, 0.f);
+      }
+    }
+    // acc[O, CKK] += dyw[O, Np] @ windows^T[Np, CKK]
+    sgemm_fused(false, O, CKK, Np, dyw, Np, [&](int64_t c0) { return PackShiftedT{xpad, rowoff.data(), c0}; }, true,
+                acc, CKK, par);
+  };
+
+  if (over_images) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < g.N; ++n) one_image(n, omp_get_thread_num(), false);
+  } else {
+    for (int64_t n = 0; n < g.N; ++n) one_image(n, 0, true);
+  }
+  // dw = sum of the workers' accumulators
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < wsize; ++i) {
+    float sum = 0.f;
+    for (int t = 0; t < nw; ++t) sum += ws.ptr[t * per_worker + xpad_size + O * Np + i];
+    dw[i] = sum;
+  }
+}
+#endif  // DRIFT_HAVE_AVX512_SGEMM
+
 // y [N, O, Ho, Wo] = conv(x [N, C, H, W], w [O, C, kh, kw]) (+ bias).
 template <class T>
 void conv_forward_impl(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g) {
+#if defined(DRIFT_HAVE_AVX512_SGEMM)
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_shifted_forward(g)) return conv_forward_shifted(x, w, bias, y, g);
+  }
+#endif
   const int64_t L = g.L(), CKK = g.CKK(), O = g.O, img = g.C * g.H * g.W;
   const Plan plan = make_plan(g);
   const bool direct_cols = g.pointwise();  // cols[n] = x[n]
@@ -463,6 +671,11 @@ void conv2d_backward_weight(const KernelArgs& args) {
   const T* dy = dyt.data<T>();
   const T* x = xt.data<T>();
   T* dw = dwt.data<T>();
+#if defined(DRIFT_HAVE_AVX512_SGEMM)
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_shifted_forward(g)) return conv_backward_weight_shifted(dy, x, dw, g);
+  }
+#endif
   const int64_t L = g.L(), CKK = g.CKK(), O = g.O, img = g.C * g.H * g.W;
   const int64_t wsize = O * CKK;
   const Plan plan = make_plan(g);
