@@ -1,0 +1,166 @@
+// End-to-end runs of the `drift` program (built next to the tests) on a tiny
+// image-folder data set: training outputs, exact resumption, sampling,
+// editing and error messages. Skips when the program has not been built.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "data/image.h"
+
+namespace fs = std::filesystem;
+using namespace drift;
+
+namespace {
+
+std::string drift_exe() {
+  fs::path self = fs::read_symlink("/proc/self/exe");
+  fs::path exe = self.parent_path().parent_path() / "drift";  // build/tests/x -> build/drift
+  return fs::exists(exe) ? exe.string() : "";
+}
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  // One thread: these problems are tiny, and on a busy machine OpenMP
+  // barriers between two threads would cost more than the work.
+  std::string cmd = "OMP_NUM_THREADS=1 " + drift_exe() + " " + args + " 2>&1";
+  Result r{-1, ""};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  r.status = ::pclose(p);
+  return r;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Two classes of 8x8 grey images: dark squares and bright squares.
+class CliTool : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (drift_exe().empty()) GTEST_SKIP() << "the drift program is not built next to the tests";
+    dir = fs::temp_directory_path() / ("drift_cli_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir / "data" / "dark");
+    fs::create_directories(dir / "data" / "bright");
+    for (int i = 0; i < 8; ++i) {
+      Image a(8, 8, 1, static_cast<uint8_t>(20 + i)), b(8, 8, 1, static_cast<uint8_t>(220 - i));
+      write_png((dir / "data" / "dark" / (std::to_string(i) + ".png")).string(), a);
+      write_png((dir / "data" / "bright" / (std::to_string(i) + ".png")).string(), b);
+    }
+  }
+  void TearDown() override {
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+  std::string train_args(const std::string& out, int steps) const {
+    return "train --preset tiny --data folder --data-path " + (dir / "data").string() + " --out " +
+           (dir / out).string() + " --steps " + std::to_string(steps) +
+           " --batch-size 4 --sample-every 2 --sample-count 4 --checkpoint-every 2 --log-every 1 --quiet";
+  }
+  fs::path dir;
+};
+
+}  // namespace
+
+TEST(CliBasics, VersionAndHelp) {
+  if (drift_exe().empty()) GTEST_SKIP() << "the drift program is not built next to the tests";
+  Result v = run("--version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_NE(v.output.find("drift 0."), std::string::npos) << v.output;
+  Result h = run("--help");
+  for (const char* sub : {"train", "sample", "img2img", "inpaint", "eval"})
+    EXPECT_NE(h.output.find(sub), std::string::npos) << "help lacks " << sub;
+  Result none = run("");
+  EXPECT_NE(none.status, 0);
+}
+
+TEST_F(CliTool, TrainWritesLogPlotSamplesAndCheckpoint) {
+  Result r = run(train_args("run", 4));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const fs::path run_dir = dir / "run";
+  for (const char* f : {"config.json", "loss.csv", "loss.png", "checkpoint.safetensors", "samples/step_0000004.png"})
+    EXPECT_TRUE(fs::exists(run_dir / f)) << f;
+  std::string csv = read_all((run_dir / "loss.csv").string());
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5) << csv;  // header + 4 steps
+  EXPECT_EQ(csv.rfind("step,loss,lr", 0), 0u);
+  Image grid = read_image((run_dir / "samples/step_0000004.png").string());
+  EXPECT_EQ(grid.width, 2 * (8 + 2) + 2);  // 4 samples of 8x8 in a 2x2 grid
+  EXPECT_FALSE(fs::exists(run_dir / "checkpoint.safetensors.tmp"));
+}
+
+TEST_F(CliTool, ResumeReproducesAnUninterruptedRunExactly) {
+  ASSERT_EQ(run(train_args("full", 4)).status, 0);
+  ASSERT_EQ(run(train_args("split", 2)).status, 0);
+  Result r = run("train --out " + (dir / "split").string() + " --resume --steps 4 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed"), std::string::npos) << r.output;
+  // Same weights, EMA, optimizer state, random streams and data position: the same bytes.
+  EXPECT_EQ(read_all((dir / "full/checkpoint.safetensors").string()),
+            read_all((dir / "split/checkpoint.safetensors").string()));
+  EXPECT_EQ(read_all((dir / "full/loss.csv").string()), read_all((dir / "split/loss.csv").string()));
+}
+
+TEST_F(CliTool, SampleEditAndErrors) {
+  ASSERT_EQ(run(train_args("run", 2)).status, 0);
+  const std::string ckpt = (dir / "run/checkpoint.safetensors").string();
+  Result s = run("sample -c " + ckpt + " --n 4 --steps 3 -o " + (dir / "s.png").string() + " --trajectory " +
+                 (dir / "t.png").string() + " --frames 3");
+  ASSERT_EQ(s.status, 0) << s.output;
+  EXPECT_EQ(read_image((dir / "t.png").string()).width, 3 * (8 + 2) + 2);  // one column per frame
+  for (const char* sampler : {"ddpm --steps 1", "dpm --steps 3", "ode --solver euler --steps 3"}) {
+    Result o = run("sample -c " + ckpt + " --n 2 --sampler " + sampler + " -o " + (dir / "o.png").string());
+    EXPECT_EQ(o.status, 0) << sampler << ": " << o.output;
+  }
+  const std::string input = (dir / "data/dark/0.png").string();
+  Result i = run("img2img -c " + ckpt + " -i " + input + " --strength 0.5 --steps 4 --n 2 -o " +
+                 (dir / "i.png").string());
+  EXPECT_EQ(i.status, 0) << i.output;
+  Result p = run("inpaint -c " + ckpt + " -i " + input + " --box 0,0,4,8 --steps 4 --n 2 -o " +
+                 (dir / "p.png").string());
+  EXPECT_EQ(p.status, 0) << p.output;
+  EXPECT_EQ(read_image((dir / "p.png").string()).width, 4 * (8 + 2) + 2);  // input, masked, 2 results
+
+  Result bad_label = run("sample -c " + ckpt + " --labels 1 -o " + (dir / "x.png").string());
+  EXPECT_NE(bad_label.status, 0);
+  EXPECT_NE(bad_label.output.find("unconditional"), std::string::npos) << bad_label.output;
+  Result missing = run("sample -c " + (dir / "nope.safetensors").string());
+  EXPECT_NE(missing.status, 0);
+  EXPECT_NE(missing.output.find("nope.safetensors"), std::string::npos) << missing.output;
+}
+
+TEST_F(CliTool, ConfigFileAndBadInputs) {
+  const std::string cfg = (dir / "cfg.json").string();
+  std::ofstream(cfg) << R"({"preset": "tiny", "prediction": "v", "unet": {"base_channels": 8}})";
+  Result ok = run(train_args("cfg", 1) + " --config " + cfg);
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  std::string saved = read_all((dir / "cfg/config.json").string());
+  EXPECT_NE(saved.find("\"prediction\": \"v\""), std::string::npos) << saved;
+  EXPECT_NE(saved.find("\"base_channels\": 8"), std::string::npos) << saved;
+
+  std::ofstream(cfg) << R"({"learning_rate": 1})";
+  Result bad = run(train_args("bad", 1) + " --config " + cfg);
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("unknown key 'learning_rate'"), std::string::npos) << bad.output;
+
+  Result no_data = run("train --preset tiny --data mnist --data-path " + (dir / "nowhere").string() + " --out " +
+                       (dir / "x").string() + " --quiet");
+  EXPECT_NE(no_data.status, 0);
+  EXPECT_NE(no_data.output.find((dir / "nowhere").string()), std::string::npos) << no_data.output;
+}
