@@ -235,6 +235,14 @@ TEST(TensorMatmul, BroadcastsBatchDims) {
   // An expanded (stride 0) batch view of a.
   Tensor e = ops::expand(ops::unsqueeze(l, 0), {4, M, K});
   expect_near_all(vals(ops::matmul(e, r)), lrv, 1e-12, "expanded a");
+  // Batch dims that cannot be merged into one stride (permuted): copied first.
+  Tensor p = random_tensor({3, 2, M, K}, 17, DType::Float64);
+  Tensor pp = ops::permute(p, {1, 0, 2, 3});  // [2, 3, M, K], batch strides (M*K, 2*M*K)
+  Tensor q = random_tensor({2, 3, K, N}, 18, DType::Float64);
+  const std::vector<double> ppv = vals(ops::contiguous(pp)), qv = vals(q), pq = vals(ops::matmul(pp, q));
+  for (int64_t i = 0; i < 6; ++i)
+    expect_near_all(sub_matrix(pq, i, M, N), reference::matmul(sub_matrix(ppv, i, M, K), sub_matrix(qv, i, K, N), M, K, N),
+                    1e-12, str("permuted batch ", i));
 }
 
 TEST(TensorMatmul, ManySmallBatchesInParallel) {
