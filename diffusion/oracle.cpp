@@ -227,9 +227,36 @@ OracleDenoiser::Parts OracleDenoiser::compute_host(const Tensor& x, const std::v
   }
   const std::vector<double> xv = ops::to_vector_f64(x);
   std::vector<double> eps(static_cast<size_t>(N * D)), x0(static_cast<size_t>(N * D)), logp(static_cast<size_t>(N));
+  // Per-time constants of the noised components, for one time (a.size() == 1) or per sample:
+  //   m_kj = alpha mu_kj, 1/s_kj with s_kj = alpha^2 v_kj + sigma^2, g_kj = alpha v_kj / s_kj,
+  //   c_k = log w_k - 1/2 sum_j log(2 pi s_kj).
+  struct Consts { std::vector<double> m, inv_s, g, c; };
+  auto make_consts = [&](double al, double sg) {
+    Consts k;
+    k.m.resize(static_cast<size_t>(K * D));
+    k.inv_s.resize(k.m.size());
+    k.g.resize(k.m.size());
+    k.c.resize(static_cast<size_t>(K));
+    for (int64_t c = 0; c < K; ++c) {
+      double lc = std::log(mix_.weights[c]);
+      for (int64_t j = 0; j < D; ++j) {
+        const double v = mix_.variances[c][j], sk = al * al * v + sg * sg;
+        k.m[c * D + j] = al * mix_.means[c][j];
+        k.inv_s[c * D + j] = 1.0 / sk;
+        k.g[c * D + j] = al * v / sk;
+        lc -= 0.5 * std::log(2 * kPi * sk);
+      }
+      k.c[c] = lc;
+    }
+    return k;
+  };
+  const bool shared = a.size() == 1;
+  const Consts shared_consts = shared ? make_consts(a[0], s[0]) : Consts{};
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < N; ++i) {
-    const double al = a.size() == 1 ? a[0] : a[i], sg = s.size() == 1 ? s[0] : s[i];
+    const Consts own = shared ? Consts{} : make_consts(a[i], s[i]);
+    const Consts& cs = shared ? shared_consts : own;
+    const double sg = shared ? s[0] : s[i];
     const int64_t c = lab.empty() ? kNullLabel : lab[i];
     double lp[64];
     double* lpk = lp;
@@ -238,40 +265,40 @@ OracleDenoiser::Parts OracleDenoiser::compute_host(const Tensor& x, const std::v
       big.resize(static_cast<size_t>(K));
       lpk = big.data();
     }
+    const double* xi = &xv[i * D];
     double mx = -1e300;
     for (int64_t k = 0; k < K; ++k) {
       if (c != kNullLabel && mix_.class_of(k) != c) {
         lpk[k] = -1e300;
         continue;
       }
-      double l = std::log(mix_.weights[k]);  // log w_k + log N(x; alpha mu_k, alpha^2 v_k + sigma^2)
+      double q = 0;  // log w_k + log N(x; m_k, s_k) = c_k - 1/2 sum_j (x_j - m_kj)^2 / s_kj
       for (int64_t j = 0; j < D; ++j) {
-        const double sk = al * al * mix_.variances[k][j] + sg * sg, d = xv[i * D + j] - al * mix_.means[k][j];
-        l -= 0.5 * (d * d / sk + std::log(2 * kPi * sk));
+        const double d = xi[j] - cs.m[k * D + j];
+        q += d * d * cs.inv_s[k * D + j];
       }
-      lpk[k] = l;
-      mx = std::max(mx, l);
+      lpk[k] = cs.c[k] - 0.5 * q;
+      mx = std::max(mx, lpk[k]);
     }
     double total = 0, wsum = 0;
     for (int64_t k = 0; k < K; ++k) {
       if (lpk[k] <= -1e299) continue;
-      total += std::exp(lpk[k] - mx);
+      lpk[k] = std::exp(lpk[k] - mx);
+      total += lpk[k];
       wsum += mix_.weights[k];
     }
     // log p_t(x), with the weights renormalised within the class when a label is given
     logp[i] = mx + std::log(total) - std::log(wsum);
-    for (int64_t j = 0; j < D; ++j) {
-      eps[i * D + j] = 0;
-      x0[i * D + j] = 0;
-    }
+    double* ei = &eps[i * D];
+    double* oi = &x0[i * D];
+    for (int64_t j = 0; j < D; ++j) ei[j] = oi[j] = 0;
     for (int64_t k = 0; k < K; ++k) {
       if (lpk[k] <= -1e299) continue;
-      const double r = std::exp(lpk[k] - mx) / total;  // responsibility p(k | x_t)
+      const double r = lpk[k] / total;  // responsibility p(k | x_t)
       for (int64_t j = 0; j < D; ++j) {
-        const double sk = al * al * mix_.variances[k][j] + sg * sg;
-        const double z = (xv[i * D + j] - al * mix_.means[k][j]) / sk;
-        eps[i * D + j] += sg * r * z;                                          // eps = -sigma score
-        x0[i * D + j] += r * (mix_.means[k][j] + al * mix_.variances[k][j] * z);  // E[x0 | x_t]
+        const double z = (xi[j] - cs.m[k * D + j]) * cs.inv_s[k * D + j];  // (x - m_k) / s_k
+        ei[j] += sg * r * z;                                                // eps = -sigma score
+        oi[j] += r * (mix_.means[k][j] + cs.g[k * D + j] * (xi[j] - cs.m[k * D + j]));  // E[x0 | x_t]
       }
     }
   }
