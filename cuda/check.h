@@ -36,10 +36,12 @@ inline const char* cublas_status_name(cublasStatus_t s) {
 #define DRIFT_CUDA_CHECK(call)                                                                 \
   do {                                                                                         \
     cudaError_t drift_cuda_err_ = (call);                                                      \
-    if (drift_cuda_err_ != cudaSuccess)                                                        \
+    if (drift_cuda_err_ != cudaSuccess) {                                                      \
+      cudaGetLastError(); /* clear it, so that the next check does not see it again */        \
       throw ::drift::Error(::drift::str("CUDA call '", #call, "' failed: ",                    \
                                         cudaGetErrorString(drift_cuda_err_), " [", __FILE__, \
                                         ":", __LINE__, "]"));                                  \
+    }                                                                                          \
   } while (0)
 
 #define DRIFT_CUBLAS_CHECK(call)                                                                \

@@ -5,7 +5,8 @@
 //                (shuffle reduction), or one block per row for long rows.
 //   inner  > 1 : one thread per output (o, i) walks the reduce dim; threads
 //                with neighbouring i read neighbouring addresses (coalesced).
-// Sum/Max/Min write T; ArgMax/ArgMin write int64 (first index on ties).
+// Sum/Max/Min write T; ArgMax/ArgMin write int64 (first index on ties; NaN
+// counts as the extreme, as on the CPU).
 #include <limits>
 
 #include "cuda/common.cuh"
@@ -31,17 +32,22 @@ __device__ __forceinline__ Acc<T> acc_init() {
             std::numeric_limits<int64_t>::max()};
 }
 
-// Combines two partial results; for Max/Min the lower index wins a tie, so
-// the result does not depend on the reduction order.
+// Whether partial result b beats a for Max (or Min): NaN wins (as in PyTorch
+// and the CPU backend), and on ties the lower index wins, so the result does
+// not depend on the reduction order.
+template <bool IsMax, class T>
+__device__ __forceinline__ bool beats(const Acc<T>& b, const Acc<T>& a) {
+  bool b_nan = b.v != b.v, a_nan = a.v != a.v;
+  if (b_nan || a_nan) return b_nan && (!a_nan || b.i < a.i);
+  if (b.v == a.v) return b.i < a.i;
+  return IsMax ? b.v > a.v : b.v < a.v;
+}
+
 template <RKind K, class T>
 __device__ __forceinline__ Acc<T> acc_combine(Acc<T> a, Acc<T> b) {
-  if constexpr (K == RKind::Sum) {
-    return {a.v + b.v, 0};
-  } else if constexpr (K == RKind::Max || K == RKind::ArgMax) {
-    return (b.v > a.v || (b.v == a.v && b.i < a.i)) ? b : a;
-  } else {
-    return (b.v < a.v || (b.v == a.v && b.i < a.i)) ? b : a;
-  }
+  if constexpr (K == RKind::Sum) return {a.v + b.v, 0};
+  else if constexpr (K == RKind::Max || K == RKind::ArgMax) return beats<true>(b, a) ? b : a;
+  else return beats<false>(b, a) ? b : a;
 }
 
 template <RKind K, class T>
