@@ -1,4 +1,4 @@
-// 2-D convolution on the CPU through GEMM (im2col / col2im + OpenBLAS).
+// 2-D convolution on the CPU through GEMM (im2col / col2im + BLAS).
 //
 // Shapes (all contiguous, prepared by the frontend in tensor/ops_linalg.cpp):
 //   x [N, C, H, W], w [O, C, kh, kw], y [N, O, Ho, Wo],
@@ -20,6 +20,14 @@
 // BLAS (no synchronisation inside a chunk, buffers stay in its cache);
 // otherwise chunks run one after another with threaded BLAS and OpenMP
 // im2col / col2im.
+//
+// float32 on an AVX-512 build uses drift's own GEMM (sgemm_avx512.h; OpenBLAS
+// is pinned to AVX2 here) and, for stride 1, skips im2col altogether:
+//   forward / weight gradient with Wo >= 12: shifted windows of a padded image
+//     (conv_forward_shifted, conv_backward_weight_shifted);
+//   other weight gradients: im2col^T packed straight into the GEMM (PackIm2colT);
+//   input gradient: the forward conv of dy with the flipped kernel.
+// float64 (gradient checks) and non-AVX-512 builds take the OpenBLAS path.
 #include <omp.h>
 
 #include <algorithm>
