@@ -101,21 +101,23 @@ void im2col_rows(const T* x, const ConvGeom& g, T* cols, int64_t ldc, int64_t r0
     T* dst = cols + r * ldc;
     int64_t lo, hi;
     valid_range(g.Wo, g.W, g.sw, g.pw, kj, lo, hi);
+    // Plain loops rather than memcpy / fill: rows are short (Wo = 7 .. 32) and
+    // library calls per row cost more than the copy.
     for (int64_t oh = 0; oh < g.Ho; ++oh) {
       T* d = dst + oh * g.Wo;
       const int64_t ih = oh * g.sh - g.ph + ki;
       if (ih < 0 || ih >= g.H) {
-        std::fill(d, d + g.Wo, T(0));
+        for (int64_t ow = 0; ow < g.Wo; ++ow) d[ow] = T(0);
         continue;
       }
-      const T* xr = xc + ih * g.W - g.pw + kj;  // xr[ow*sw] = x[c, ih, ow*sw - pw + kj]
-      std::fill(d, d + lo, T(0));
+      const int64_t base = ih * g.W - g.pw + kj;  // x[c, ih, ow*sw - pw + kj] = xc[base + ow*sw]
+      for (int64_t ow = 0; ow < lo; ++ow) d[ow] = T(0);
       if (g.sw == 1) {
-        std::memcpy(d + lo, xr + lo, static_cast<size_t>(hi - lo) * sizeof(T));
+        for (int64_t ow = lo; ow < hi; ++ow) d[ow] = xc[base + ow];
       } else {
-        for (int64_t ow = lo; ow < hi; ++ow) d[ow] = xr[ow * g.sw];
+        for (int64_t ow = lo; ow < hi; ++ow) d[ow] = xc[base + ow * g.sw];
       }
-      std::fill(d + hi, d + g.Wo, T(0));
+      for (int64_t ow = hi; ow < g.Wo; ++ow) d[ow] = T(0);
     }
   }
 }
@@ -296,6 +298,39 @@ void sgemm_fused(bool trans_a, int64_t M, int64_t N, int64_t K, const float* A, 
 template <class T>
 void im2col_chunk(const T* x, const ConvGeom& g, int64_t n0, int64_t cnt, T* cols, bool parallel) {
   const int64_t L = g.L(), ldc = cnt * L, CKK = g.CKK(), img = g.C * g.H * g.W;
+#if defined(DRIFT_HAVE_AVX512_SGEMM)
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.sw == 1 && g.Wo <= 16) {
+      // Small images, stride 1: one masked 16-lane load per output row (lanes
+      // outside the image read as 0) and a full 16-lane store; the lanes past
+      // Wo land on the next output rows / images of the same cols row, written
+      // right after. Only stores that would run past the cols row use a mask
+      // (masked stores are slow on AMD), so no store leaves its cols row.
+#pragma omp parallel for schedule(static) if (parallel)
+      for (int64_t r = 0; r < CKK; ++r) {
+        const int64_t c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw;
+        int64_t lo, hi;
+        valid_range(g.Wo, g.W, 1, g.pw, kj, lo, hi);
+        const __mmask16 valid = lane_mask(lo, hi), row_lanes = lane_mask(0, g.Wo);
+        for (int64_t j = 0; j < cnt; ++j) {
+          const float* xc = x + (n0 + j) * img + c * g.H * g.W;
+          float* d = cols + r * ldc + j * L;
+          for (int64_t oh = 0; oh < g.Ho; ++oh) {
+            const int64_t ih = oh * g.sh - g.ph + ki;
+            __m512 v = _mm512_setzero_ps();
+            if (ih >= 0 && ih < g.H) v = _mm512_maskz_loadu_ps(valid, xc + ih * g.W - g.pw + kj);
+            if (j * L + oh * g.Wo + 16 > ldc) {  // would run past this cols row
+              _mm512_mask_storeu_ps(d + oh * g.Wo, row_lanes, v);
+            } else {
+              _mm512_storeu_ps(d + oh * g.Wo, v);
+            }
+          }
+        }
+      }
+      return;
+    }
+  }
+#endif
 #pragma omp parallel for schedule(static) collapse(2) if (parallel)
   for (int64_t j = 0; j < cnt; ++j)
     for (int64_t r = 0; r < CKK; ++r) im2col_rows(x + (n0 + j) * img, g, cols + j * L, ldc, r, r + 1);
