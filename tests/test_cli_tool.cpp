@@ -164,3 +164,17 @@ TEST_F(CliTool, ConfigFileAndBadInputs) {
   EXPECT_NE(no_data.status, 0);
   EXPECT_NE(no_data.output.find((dir / "nowhere").string()), std::string::npos) << no_data.output;
 }
+
+TEST_F(CliTool, EvalTrainsCachesClassifierAndReportsDistance) {
+  ASSERT_EQ(run(train_args("run", 2)).status, 0);
+  const std::string ckpt = (dir / "run/checkpoint.safetensors").string();
+  const std::string args = "eval -c " + ckpt + " --n 6 --batch 3 --steps 2 --classifier-steps 5";
+  Result first = run(args);
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("classifier: training"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("Fréchet classifier distance"), std::string::npos) << first.output;
+  EXPECT_TRUE(fs::exists(dir / "run/eval_classifier.safetensors"));
+  Result second = run(args);
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("classifier: loaded"), std::string::npos) << second.output;
+}

@@ -47,7 +47,7 @@ std::unique_ptr<tools::Classifier> get_classifier(const EvalArgs& a, const Train
   std::printf("classifier: training on %s for %lld steps (cached as %s)\n", data_kind_name(c.data),
               static_cast<long long>(a.classifier_steps), path.c_str());
   LoaderOptions lo;
-  lo.batch_size = 128;
+  lo.batch_size = std::min<int64_t>(128, train.size());
   lo.seed = 1;
   lo.flip = c.random_flip ? Flip::RandomHorizontal : Flip::None;
   DataLoader loader(train, lo);

@@ -5,7 +5,7 @@
 //   x_0 ~ data, t ~ U{0..T-1}, eps ~ N(0, I)
 //   x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps          (DDPM eq. 4)
 //   loss = || net(x_t, t, y) - target ||^2,  target = eps, x_0 or v
-// then Adam, gradient clipping, EMA of the weights.
+// then AdamW, gradient clipping, EMA of the weights: diffusion::Trainer.
 //
 // The run folder holds config.json, loss.csv (step, loss, lr), loss.png,
 // samples/step_NNNNNNN.png and checkpoint.safetensors (model, EMA, optimizer,
@@ -22,7 +22,7 @@
 #include "autograd/functions.h"
 #include "data/image.h"
 #include "data/loader.h"
-#include "diffusion/forward.h"
+#include "diffusion/trainer.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tools/cli.h"
@@ -40,7 +40,7 @@ struct TrainArgs {
   bool resume = false;
   bool quiet = false;
   // Flag overrides (applied only when given).
-  std::string data, data_path, optimizer, prediction, schedule, device, lr_decay;
+  std::string data, data_path, weighting, prediction, schedule, device, lr_decay;
   int64_t steps = 0, batch_size = 0, timesteps = 0, base_channels = 0, sample_every = 0, checkpoint_every = 0,
           log_every = 0, max_images = 0, warmup = 0, sample_count = 0;
   double lr = 0, ema_decay = 0, label_dropout = 0, grad_clip = 0, weight_decay = 0;
@@ -53,7 +53,7 @@ void apply_flags(TrainConfig& c, const TrainArgs& a, const CLI::App& cmd) {
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
   if (given("--data")) c.data = parse_data_kind(a.data);
   if (given("--data-path")) c.data_path = a.data_path;
-  if (given("--optimizer")) c.apply_json(str("{\"optimizer\": \"", a.optimizer, "\"}"), "--optimizer");
+  if (given("--loss-weighting")) c.loss_weighting = parse_weighting(a.weighting);
   if (given("--prediction")) c.prediction = parse_prediction(a.prediction);
   if (given("--schedule")) c.schedule = parse_schedule(a.schedule);
   if (given("--device")) c.device = a.device;
@@ -78,37 +78,21 @@ void apply_flags(TrainConfig& c, const TrainArgs& a, const CLI::App& cmd) {
   if (given("--flip")) c.random_flip = a.flip;
 }
 
-std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, const nn::NamedTensors& params) {
-  switch (c.optimizer) {
-    case OptimizerKind::SGD: {
-      nn::SGDOptions o;
-      o.lr = c.lr;
-      o.momentum = 0.9;
-      o.weight_decay = c.weight_decay;
-      return std::make_unique<nn::SGD>(params, o);
-    }
-    case OptimizerKind::AdamW: {
-      nn::AdamOptions o;
-      o.lr = c.lr;
-      o.weight_decay = c.weight_decay;
-      return std::make_unique<nn::AdamW>(params, o);
-    }
-    case OptimizerKind::Adam: break;
-  }
-  nn::AdamOptions o;
-  o.lr = c.lr;
-  o.weight_decay = c.weight_decay;
-  return std::make_unique<nn::Adam>(params, o);
-}
-
-nn::LRSchedule make_lr_schedule(const TrainConfig& c) {
-  nn::LRSchedule s;
-  s.base_lr = c.lr;
-  s.warmup_steps = c.warmup_steps;
-  s.total_steps = c.steps;
-  s.decay = c.lr_decay == "cosine" ? nn::LRDecay::Cosine : c.lr_decay == "linear" ? nn::LRDecay::Linear
+diffusion::TrainerConfig trainer_config(const TrainConfig& c) {
+  diffusion::TrainerConfig t;
+  t.weighting = c.loss_weighting;
+  t.min_snr_gamma = c.min_snr_gamma;
+  t.lr = c.lr;
+  t.weight_decay = c.weight_decay;
+  t.warmup_steps = c.warmup_steps;
+  t.total_steps = c.steps;
+  t.decay = c.lr_decay == "cosine" ? nn::LRDecay::Cosine : c.lr_decay == "linear" ? nn::LRDecay::Linear
                                                                                    : nn::LRDecay::Constant;
-  return s;
+  t.grad_clip = c.grad_clip;
+  t.ema_decay = c.ema_decay;
+  t.label_dropout = c.class_conditional ? c.label_dropout : 0.0;
+  t.seed = c.seed + 1;  // times, noise and label dropout; the data order uses c.seed
+  return t;
 }
 
 // The loss log: one CSV row per step, plus a PNG plot of the curve.
@@ -181,11 +165,11 @@ class LossLog {
   std::vector<double> losses_;
 };
 
-void sample_grid(nn::UNet& net, nn::EMA& ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
+void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
                  const std::string& path) {
-  nn::EMAScope use_ema(ema);
+  if (ema) ema->swap();  // sample with the averaged weights
   net.eval();
-  UNetDenoiser den(net, c.prediction);
+  diffusion::UNetDenoiser den(net, c.prediction);
   Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
   SamplerSettings st;
   st.kind = SamplerKind::DDIM;
@@ -201,6 +185,7 @@ void sample_grid(nn::UNet& net, nn::EMA& ema, const TrainConfig& c, const diffus
   save_grid(path, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0),
             static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c.sample_count)))));
   net.train();
+  if (ema) ema->swap();
 }
 
 void run_train(const TrainArgs& args, const CLI::App& cmd) {
@@ -245,18 +230,16 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
               static_cast<long long>(data.height), static_cast<long long>(data.width),
               static_cast<long long>(c.steps), static_cast<long long>(c.batch_size), out.c_str());
 
-  // 3. Model, optimizer, EMA, schedule and the random streams.
+  // 3. Model and the trainer (AdamW, LR schedule, clipping, EMA, its random stream).
   nn::UNet net(c.unet);
   net.to(device);
   net.train();
-  std::unique_ptr<nn::Optimizer> opt = make_optimizer(c, net.named_parameters());
-  nn::EMA ema(net, c.ema_decay);
-  const nn::LRSchedule lr_schedule = make_lr_schedule(c);
   const diffusion::DiscreteSchedule schedule = make_schedule(c);
-  std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, %s lr %.3g\n",
+  diffusion::UNetDenoiser denoiser(net, c.prediction);
+  diffusion::Trainer trainer(denoiser, net, schedule, trainer_config(c));
+  std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, AdamW lr %.3g\n",
               static_cast<long long>(net.num_parameters()), schedule_name(c.schedule),
-              static_cast<long long>(c.timesteps), diffusion::prediction_name(c.prediction),
-              optimizer_name(c.optimizer), c.lr);
+              static_cast<long long>(c.timesteps), diffusion::prediction_name(c.prediction), c.lr);
 
   LoaderOptions lopt;
   lopt.batch_size = c.batch_size;
@@ -264,16 +247,15 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
   lopt.flip = c.random_flip ? Flip::RandomHorizontal : Flip::None;
   const int64_t n_images = data.size();
   DataLoader loader(std::move(data), lopt);
-  Generator noise_gen(c.seed + 1);  // t, eps and label dropout
   // The loader's position travels in the checkpoint as a generator state:
   // seed = data seed, offset = epoch * N + position.
   Generator data_gen(c.seed, 0);
 
   nn::TrainingState state;
   state.model = &net;
-  state.optimizer = opt.get();
-  state.ema = &ema;
-  state.generators = {{"noise", &noise_gen}, {"data", &data_gen}};
+  state.optimizer = &trainer.optimizer();
+  state.ema = trainer.ema();
+  state.generators = {{"noise", &trainer.generator()}, {"data", &data_gen}};
   state.config_json = c.to_json();
   if (args.resume) {
     nn::load_checkpoint(ckpt_path, state);
@@ -293,45 +275,23 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
     nn::save_checkpoint(ckpt_path, state);  // atomic: temporary file + rename
   };
 
-  // 4. The loop.
+  // 4. The loop: one Trainer step per batch (DDPM algorithm 1, see diffusion/trainer.h).
   LossLog log(out, state.step);
   ProgressBar bar(c.steps, state.step, !args.quiet);
   double running = 0;
   int64_t running_n = 0;
-  const int64_t T = c.timesteps;
   while (state.step < c.steps) {
-    Batch b = loader.next();
+    Batch b = loader.next();  // the next batch is already being prepared in the background
     Tensor x0 = device == Device::CPU ? b.images : ops::to(b.images, device);
-    const int64_t B = x0.size(0);
-    Tensor t = ops::to(ops::randint(0, T, {B}, noise_gen, device), DType::Float32);  // t ~ U{0..T-1}
-    Tensor eps = ops::randn(x0.shape(), noise_gen, DType::Float32, device);          // eps ~ N(0, I)
-    diffusion::Coefs k = diffusion::coefs_for(schedule, t, 4, DType::Float32);
-    Tensor x_t = diffusion::q_sample(x0, eps, k.alpha, k.sigma);  // x_t = alpha x_0 + sigma eps (DDPM eq. 4)
     Tensor labels;
-    if (c.class_conditional) {
-      // Classifier-free guidance training: drop the label with probability p (Ho & Salimans 2022).
-      labels = device == Device::CPU ? b.labels : ops::to(b.labels, device);
-      Tensor u = ops::rand({B}, noise_gen, DType::Float32, device);
-      Tensor drop = ops::to(ops::lt(u, ops::full_like(u, c.label_dropout)), DType::Int64);
-      labels = ops::where(drop, ops::full_like(labels, static_cast<double>(c.unet.num_classes)), labels);
-    }
-    Tensor pred = net.forward(x_t, t, labels);
-    Tensor target = diffusion::target_from(c.prediction, eps, x0, k.alpha, k.sigma);
-    Tensor loss = mse_loss(pred, target);
+    if (c.class_conditional) labels = device == Device::CPU ? b.labels : ops::to(b.labels, device);
+    diffusion::TrainStats st = trainer.step(x0, labels);
+    state.step = st.step;
 
-    lr_schedule.apply(*opt, state.step);
-    opt->zero_grad();
-    backward(loss);
-    if (c.grad_clip > 0) nn::clip_grad_norm(net.parameters(), c.grad_clip);
-    opt->step();
-    ema.update();
-    ++state.step;
-
-    const double l = ops::item(loss);
-    DRIFT_CHECK(std::isfinite(l), "drift train: the loss became ", l, " at step ", state.step,
+    DRIFT_CHECK(std::isfinite(st.loss), "drift train: the loss became ", st.loss, " at step ", state.step,
                 " (try a lower --lr or --grad-clip)");
-    log.add(state.step, l, opt->lr());
-    running += l;
+    log.add(state.step, st.loss, st.lr);
+    running += st.loss;
     ++running_n;
     char extra[64];
     std::snprintf(extra, sizeof(extra), "loss %.4f", running / static_cast<double>(running_n));
@@ -344,7 +304,7 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
     if (c.sample_every > 0 && (state.step % c.sample_every == 0 || state.step == c.steps)) {
       char name[64];
       std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(state.step));
-      sample_grid(net, ema, c, schedule, out + name);
+      sample_grid(net, trainer.ema(), c, schedule, out + name);
     }
     if ((c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0) || state.step == c.steps) save();
   }
@@ -376,10 +336,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr", args->lr, "peak learning rate");
   cmd->add_option("--lr-decay", args->lr_decay, "constant, linear or cosine decay after warm-up");
   cmd->add_option("--warmup", args->warmup, "linear warm-up steps");
-  cmd->add_option("--optimizer", args->optimizer, "adam, adamw or sgd");
+  cmd->add_option("--loss-weighting", args->weighting, "simple or min-snr (Min-SNR-gamma, gamma 5)");
   cmd->add_option("--weight-decay", args->weight_decay, "weight decay");
   cmd->add_option("--grad-clip", args->grad_clip, "clip the global gradient norm (0: off)");
-  cmd->add_option("--ema-decay", args->ema_decay, "decay of the weights' moving average");
+  cmd->add_option("--ema-decay", args->ema_decay, "decay of the weights' moving average (0: no EMA)");
   cmd->add_option("--prediction", args->prediction, "network target: eps, x0 or v");
   cmd->add_option("--schedule", args->schedule, "beta schedule: linear or cosine");
   cmd->add_option("--timesteps", args->timesteps, "diffusion steps T");

@@ -12,23 +12,6 @@
 
 namespace drift::cli {
 
-Tensor UNetDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& labels) {
-  Tensor tt = t.dtype() == DType::Float32 ? t : ops::to(t, DType::Float32);
-  Tensor lab;
-  const int64_t num_classes = net_.config().num_classes;
-  if (num_classes > 0) {
-    if (labels.defined()) {
-      // kNullLabel (-1) -> num_classes, the net's "no label" embedding.
-      Tensor l = labels.device() == x.device() ? labels : ops::to(labels, x.device());
-      Tensor is_null = ops::eq(l, ops::full_like(l, static_cast<double>(diffusion::kNullLabel)));
-      lab = ops::where(is_null, ops::full_like(l, static_cast<double>(num_classes)), l);
-    } else {
-      lab = ops::full({x.size(0)}, static_cast<double>(num_classes), DType::Int64, x.device());
-    }
-  }
-  return net_.forward(x, tt, lab);
-}
-
 double SdeTimeDenoiser::discrete_time(double s) const {
   const double target = sde_.alpha(s);
   double lo = 0.0, hi = schedule_.t_max();

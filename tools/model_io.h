@@ -9,6 +9,7 @@
 #include "diffusion/denoiser.h"
 #include "diffusion/schedule.h"
 #include "diffusion/sde.h"
+#include "diffusion/trainer.h"
 #include "nn/unet.h"
 #include "tools/run_config.h"
 
@@ -16,18 +17,9 @@ namespace drift::cli {
 
 constexpr const char* kVersion = "0.1.0";
 
-// The U-Net as a Denoiser in the discrete schedule's time units.
-// Labels: kNullLabel (or none, for a conditional net) -> the net's null class.
-class UNetDenoiser : public diffusion::Denoiser {
- public:
-  UNetDenoiser(nn::UNet& net, diffusion::Prediction target) : net_(net), target_(target) {}
-  Tensor predict(const Tensor& x, const Tensor& t, const Tensor& labels) override;
-  diffusion::Prediction target() const override { return target_; }
-
- private:
-  nn::UNet& net_;
-  diffusion::Prediction target_;
-};
+// The U-Net as a Denoiser in the discrete schedule's time units (labels:
+// kNullLabel -> the net's null class), from the diffusion module.
+using diffusion::UNetDenoiser;
 
 // Lets a model trained on a DiscreteSchedule run under a continuous VP SDE
 // (reverse SDE, probability-flow ODE, predictor-corrector samplers): SDE time

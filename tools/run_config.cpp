@@ -47,20 +47,14 @@ const char* schedule_name(diffusion::BetaSchedule s) {
   return s == diffusion::BetaSchedule::Linear ? "linear" : "cosine";
 }
 
-const char* optimizer_name(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::Adam: return "adam";
-    case OptimizerKind::AdamW: return "adamw";
-    case OptimizerKind::SGD: return "sgd";
-  }
-  return "?";
+diffusion::LossWeighting parse_weighting(const std::string& s) {
+  if (s == "simple") return diffusion::LossWeighting::Simple;
+  if (s == "min-snr" || s == "min_snr") return diffusion::LossWeighting::MinSNR;
+  throw Error(str("unknown loss weighting '", s, "' (expected simple or min-snr)"));
 }
 
-OptimizerKind parse_optimizer(const std::string& s) {
-  if (s == "adam") return OptimizerKind::Adam;
-  if (s == "adamw") return OptimizerKind::AdamW;
-  if (s == "sgd") return OptimizerKind::SGD;
-  throw Error(str("unknown optimizer '", s, "' (expected adam, adamw or sgd)"));
+const char* weighting_name(diffusion::LossWeighting w) {
+  return w == diffusion::LossWeighting::Simple ? "simple" : "min-snr";
 }
 
 Device parse_device(const std::string& s) {
@@ -155,7 +149,8 @@ std::string TrainConfig::to_json() const {
   j["schedule"] = schedule_name(schedule);
   j["timesteps"] = timesteps;
   j["prediction"] = diffusion::prediction_name(prediction);
-  j["optimizer"] = optimizer_name(optimizer);
+  j["loss_weighting"] = weighting_name(loss_weighting);
+  j["min_snr_gamma"] = min_snr_gamma;
   j["lr"] = lr;
   j["weight_decay"] = weight_decay;
   j["warmup_steps"] = warmup_steps;
@@ -186,7 +181,7 @@ void TrainConfig::apply_json(const std::string& text, const std::string& origin)
   if (j.contains("preset")) *this = preset_config(j["preset"].get<std::string>());
   static const std::set<std::string> known = {
       "preset", "data", "data_path", "random_flip", "max_images", "unet", "class_conditional", "label_dropout",
-      "schedule", "timesteps", "prediction", "optimizer", "lr", "weight_decay", "warmup_steps", "lr_decay",
+      "schedule", "timesteps", "prediction", "loss_weighting", "min_snr_gamma", "lr", "weight_decay", "warmup_steps", "lr_decay",
       "grad_clip", "ema_decay", "batch_size", "steps", "seed", "log_every", "sample_every", "checkpoint_every",
       "sample_count", "sample_steps", "device"};
   for (auto it = j.begin(); it != j.end(); ++it)
@@ -211,7 +206,8 @@ void TrainConfig::apply_json(const std::string& text, const std::string& origin)
     if (j.contains("schedule")) schedule = parse_schedule(j["schedule"].get<std::string>());
     if (j.contains("timesteps")) timesteps = j["timesteps"].get<int64_t>();
     if (j.contains("prediction")) prediction = parse_prediction(j["prediction"].get<std::string>());
-    if (j.contains("optimizer")) optimizer = parse_optimizer(j["optimizer"].get<std::string>());
+    if (j.contains("loss_weighting")) loss_weighting = parse_weighting(j["loss_weighting"].get<std::string>());
+    if (j.contains("min_snr_gamma")) min_snr_gamma = j["min_snr_gamma"].get<double>();
     if (j.contains("lr")) lr = j["lr"].get<double>();
     if (j.contains("weight_decay")) weight_decay = j["weight_decay"].get<double>();
     if (j.contains("warmup_steps")) warmup_steps = j["warmup_steps"].get<int64_t>();

@@ -1,6 +1,6 @@
 #pragma once
 // The configuration of a `drift train` run: data set, model, noise schedule,
-// optimizer and the bookkeeping of the loop. A preset gives every field a
+// optimizer settings and the bookkeeping of the loop. A preset gives every field a
 // value; a JSON file (--config) overrides any subset; command-line flags
 // override both. The final configuration is saved as JSON in the run folder
 // and inside every checkpoint, so `drift sample` and `--resume` rebuild the
@@ -12,12 +12,12 @@
 #include "data/dataset.h"
 #include "diffusion/prediction.h"
 #include "diffusion/schedule.h"
+#include "diffusion/trainer.h"
 #include "nn/unet.h"
 
 namespace drift::cli {
 
 enum class DataKind { MNIST, FashionMNIST, CIFAR10, ImageFolder };
-enum class OptimizerKind { Adam, AdamW, SGD };
 
 struct TrainConfig {
   std::string preset = "mnist";
@@ -36,8 +36,9 @@ struct TrainConfig {
   int64_t timesteps = 1000;
   diffusion::Prediction prediction = diffusion::Prediction::Eps;
 
-  // optimisation
-  OptimizerKind optimizer = OptimizerKind::Adam;
+  // optimisation (diffusion::Trainer: AdamW, warm-up, decay, clipping, EMA)
+  diffusion::LossWeighting loss_weighting = diffusion::LossWeighting::Simple;
+  double min_snr_gamma = 5.0;
   double lr = 2e-4;
   double weight_decay = 0.0;
   int64_t warmup_steps = 0;
@@ -67,8 +68,8 @@ struct TrainConfig {
 };
 
 const char* data_kind_name(DataKind k);
-const char* optimizer_name(OptimizerKind k);
-OptimizerKind parse_optimizer(const std::string& s);
+diffusion::LossWeighting parse_weighting(const std::string& s);
+const char* weighting_name(diffusion::LossWeighting w);
 DataKind parse_data_kind(const std::string& s);
 diffusion::Prediction parse_prediction(const std::string& s);
 diffusion::BetaSchedule parse_schedule(const std::string& s);
