@@ -725,9 +725,11 @@ void conv2d_backward_weight(const KernelArgs& args) {
   const bool direct_cols = g.pointwise();
   const int nw = workers(plan);
 #if defined(DRIFT_HAVE_AVX512_SGEMM)
-  constexpr bool fused = std::is_same_v<T, float>;  // im2col inside the GEMM's packing
+  // im2col^T inside the GEMM's packing, except where the vectorised
+  // im2col_chunk (small stride-1 images) plus a transposing pack is faster.
+  const bool fused = std::is_same_v<T, float> && !(g.sw == 1 && g.Wo <= 16);
 #else
-  constexpr bool fused = false;
+  const bool fused = false;
 #endif
   const int64_t cols_size = fused ? 0 : CKK * plan.chunk * L;
   const int64_t tmp_size = plan.chunk > 1 ? O * plan.chunk * L : 0;
@@ -757,11 +759,13 @@ void conv2d_backward_weight(const KernelArgs& args) {
     // acc[O, CKK] += dy_chunk[O, cnt*L] @ cols^T[cnt*L, CKK]
     if (direct_cols && cnt == 1) {
       conv_gemm<T>(false, true, O, CKK, L, A, L, x + n0 * img, L, true, acc, CKK, par);
-    } else if constexpr (fused) {
+    } else if (fused) {
 #if defined(DRIFT_HAVE_AVX512_SGEMM)
-      const float* xc = x + n0 * img;
-      sgemm_fused(false, O, CKK, cnt * L, A, cnt * L, [&](int64_t c0) { return PackIm2colT{xc, &g, img, c0}; }, true,
-                  acc, CKK, par);
+      if constexpr (std::is_same_v<T, float>) {
+        const float* xc = x + n0 * img;
+        sgemm_fused(false, O, CKK, cnt * L, A, cnt * L, [&](int64_t c0) { return PackIm2colT{xc, &g, img, c0}; }, true,
+                    acc, CKK, par);
+      }
 #endif
     } else {
       im2col_chunk(x, g, n0, cnt, cols, par);
