@@ -6,11 +6,11 @@
 // when one has no case, so a new op cannot land without its gradcheck.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -320,6 +320,20 @@ INSTANTIATE_TEST_SUITE_P(Ops, Gradcheck, ::testing::Range<size_t>(0, cases().siz
 
 // ---------------------------------------------------------------- coverage
 
+std::string erase_all(std::string s, const std::string& what) {
+  for (size_t pos; (pos = s.find(what)) != std::string::npos;) s.erase(pos, what.size());
+  return s;
+}
+
+// One parameter "const std::vector<int64_t>& dims = {}" -> its type "vector<int64_t>".
+std::string param_type(std::string p) {
+  p = p.substr(0, p.find('='));                                         // drop the default
+  while (!p.empty() && std::isspace(static_cast<unsigned char>(p.back()))) p.pop_back();
+  while (!p.empty() && (std::isalnum(static_cast<unsigned char>(p.back())) || p.back() == '_')) p.pop_back();  // the name
+  for (const char* junk : {"const", "&", "std::", " ", "\t"}) p = erase_all(p, junk);
+  return p;
+}
+
 // "name(param types)" for each declaration in functions.h, e.g.
 // "Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);"
 // -> "sum(Tensor,vector<int64_t>,bool)". Operator sugar (inline operator...) is skipped.
@@ -327,22 +341,18 @@ std::vector<std::string> declared_functions(const std::string& path) {
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot open " << path;
   std::vector<std::string> keys;
-  std::regex decl(R"(^(Tensor|std::vector<Tensor>) (\w+)\((.*)\);)");
   std::string line;
   while (std::getline(in, line)) {
-    std::smatch m;
-    if (!std::regex_search(line, m, decl)) continue;
-    std::string key = m[2].str() + "(";
-    std::stringstream params(m[3].str());
+    size_t name_start;
+    if (line.rfind("Tensor ", 0) == 0) name_start = 7;
+    else if (line.rfind("std::vector<Tensor> ", 0) == 0) name_start = 20;
+    else continue;  // comments, includes, inline operator sugar
+    size_t open = line.find('(', name_start), close = line.rfind(");");
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::string key = line.substr(name_start, open - name_start) + "(";
+    std::stringstream params(line.substr(open + 1, close - open - 1));
     std::string p;
-    bool first = true;
-    while (std::getline(params, p, ',')) {
-      p = p.substr(0, p.find('='));                           // drop the default
-      p = std::regex_replace(p, std::regex(R"(\s*\w+\s*$)"), "");  // drop the name
-      p = std::regex_replace(p, std::regex(R"(const|&|std::|\s)"), "");
-      key += (first ? "" : ",") + p;
-      first = false;
-    }
+    for (bool first = true; std::getline(params, p, ','); first = false) key += (first ? "" : ",") + param_type(p);
     keys.push_back(key + ")");
   }
   return keys;
