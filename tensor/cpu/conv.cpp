@@ -419,7 +419,7 @@ struct PackShifted {
   }
 };
 
-bool use_shifted_forward(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.Wo >= 12 && !g.pointwise(); }
+bool use_shifted_forward(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.Wo > 16 && !g.pointwise(); }
 
 void conv_forward_shifted(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
   const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw, HWp = Hp * Wp;
