@@ -1,10 +1,7 @@
 // Fill and Copy: strided writes, broadcasting reads, dtype conversion.
 //   Fill: out[0] <- value (any strides).
 //   Copy: out[0] <- in[0], in[0] broadcast to out[0]'s shape, converted to
-//         out[0]'s dtype. A host tensor on either side is staged through a
-//         contiguous buffer (cudaMemcpy), then converted on the device.
-#include <memory>
-
+//         out[0]'s dtype; both on the device.
 #include "cuda/common.cuh"
 
 namespace drift::cuda {
@@ -94,49 +91,13 @@ void device_copy(const Tensor& dst, const Tensor& src) {
   });
 }
 
-// A fresh contiguous tensor of `shape` and `dtype` on `device`.
-Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
-  auto storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
-  return Tensor(storage, shape, contiguous_strides(shape), 0, dtype);
-}
-
-// Runs the CPU Copy kernel: dst <- src on the host.
-void host_copy(const Tensor& dst, const Tensor& src) {
-  Tensor d = dst;
-  KernelArgs a;
-  a.in[0] = &src;
-  a.out[0] = &d;
-  dispatch(OpKind::Copy, Device::CPU, a);
-}
-
 void copy(const KernelArgs& args) {
   const Tensor& src = *args.in[0];
   Tensor& dst = *args.out[0];
-  if (dst.numel() == 0) return;
-  if (src.device() == Device::CUDA && dst.device() == Device::CUDA) {
-    device_copy(dst, src);
-  } else if (src.device() == Device::CPU) {
-    // host -> device: make a contiguous host copy in src's dtype and dst's shape,
-    // upload it, then convert/scatter on the device.
-    Tensor host = src;
-    if (!(src.is_contiguous() && src.shape() == dst.shape())) {
-      host = make_tensor(dst.shape(), src.dtype(), Device::CPU);
-      host_copy(host, src);
-    }
-    Tensor staged = make_tensor(dst.shape(), src.dtype(), Device::CUDA);
-    DRIFT_CUDA_CHECK(cudaMemcpy(staged.data_ptr(), host.data_ptr(), host.numel() * host.element_size(),
-                                cudaMemcpyHostToDevice));
-    device_copy(dst, staged);
-  } else {
-    // device -> host: gather into a contiguous device buffer of dst's dtype,
-    // download it, then scatter into dst's strides on the host.
-    Tensor staged = make_tensor(dst.shape(), dst.dtype(), Device::CUDA);
-    device_copy(staged, src);
-    Tensor host = dst.is_contiguous() ? dst : make_tensor(dst.shape(), dst.dtype(), Device::CPU);
-    DRIFT_CUDA_CHECK(cudaMemcpy(host.data_ptr(), staged.data_ptr(), staged.numel() * staged.element_size(),
-                                cudaMemcpyDeviceToHost));
-    if (!host.is_same(dst)) host_copy(dst, host);
-  }
+  // ops::copy_ and ops::to move data between devices before dispatching here.
+  DRIFT_CHECK(src.device() == Device::CUDA && dst.device() == Device::CUDA, "CUDA Copy: expected both tensors on ",
+              "cuda, got source on ", device_name(src.device()), " and destination on ", device_name(dst.device()));
+  device_copy(dst, src);
 }
 
 }  // namespace
