@@ -149,6 +149,24 @@ TEST(Engine, ReluAbsClampRouteByMasks) {
   expect_near(values(x.grad()), {-1, 0, 3, 2});
 }
 
+TEST(Engine, Float32GradientsMatchFloat64) {
+  // The same small network in both dtypes: loss = mse(tanh(x W^T + b), y).
+  auto grads_in = [](DType dt) {
+    Tensor x = ops::to(ops::from_vector(std::vector<double>{0.1, -0.2, 0.3, 0.4, -0.5, 0.6}, {3, 2}), dt);
+    Tensor y = ops::to(ops::from_vector(std::vector<double>{0.5, -0.5, 0.2}, {3, 1}), dt);
+    Tensor w = ops::to(ops::from_vector(std::vector<double>{0.7, -1.1}, {1, 2}), dt);
+    Tensor b = ops::to(ops::from_vector(std::vector<double>{0.05}, {1}), dt);
+    w.set_requires_grad(true);
+    b.set_requires_grad(true);
+    backward(mse_loss(tanh(linear(x, w, b)), y));
+    EXPECT_EQ(w.grad().dtype(), dt);
+    std::vector<double> g = values(w.grad());
+    g.push_back(values(b.grad())[0]);
+    return g;
+  };
+  expect_near(grads_in(DType::Float32), grads_in(DType::Float64), 1e-6);
+}
+
 // ---------------------------------------------------------------- grad mode and detach
 
 TEST(Engine, NoGradGuard) {
