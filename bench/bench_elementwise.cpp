@@ -99,6 +99,15 @@ void BM_SumAll(benchmark::State& state) {
 }
 BENCHMARK(BM_SumAll)->Apply(args);
 
+// The linear-layer bias gradient: [tokens, features] summed over dim 0.
+void BM_SumDim0(benchmark::State& state) {
+  Tensor a = input({state.range(0), state.range(1)});
+  for (auto _ : state) benchmark::DoNotOptimize(ops::sum(a, {0}));
+  state.SetBytesProcessed(state.iterations() * a.numel() * 4);
+  state.SetItemsProcessed(state.iterations() * a.numel());
+}
+BENCHMARK(BM_SumDim0)->Args({16384, 256})->Args({4096, 64})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 void BM_Randn(benchmark::State& state) {
   Generator g(3);
   Shape s = nchw(state);

@@ -131,7 +131,8 @@ TEST(TensorReduce, NonContiguousInputs) {
 
 TEST(TensorReduce, LargeShapesTakeEveryKernelPath) {
   // Long rows (split across threads), many short rows, and wide inner dims.
-  for (Shape shape : {Shape{1, 300000}, Shape{3, 100000}, Shape{5000, 7}, Shape{7, 5000}, Shape{16, 8, 28, 28}}) {
+  for (Shape shape : {Shape{1, 300000}, Shape{3, 100000}, Shape{5000, 7}, Shape{7, 5000}, Shape{16, 8, 28, 28},
+                      Shape{40000, 3, 5}, Shape{20000, 64}}) {
     SCOPED_TRACE(shape_str(shape));
     Tensor x = ramp(shape, DType::Float32);
     Tensor xd = ops::to(x, DType::Float64);

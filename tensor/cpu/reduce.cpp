@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/loops.h"
@@ -65,6 +66,33 @@ void sum_typed(const T* x, T* out, const ReduceParams& p) {
     return;
   }
   const int64_t blocks = (I + kBlock - 1) / kBlock;
+  const int nt = omp_get_max_threads();
+  if (O * blocks < nt && R >= 2 * nt && O * R * I >= 2 * kGrain && !omp_in_parallel()) {
+    // Few output blocks but many rows (e.g. a bias gradient, [B*T, D] summed over
+    // dim 0): each thread sums a range of rows into its own partial [O, I], then
+    // the partials are added.
+    const int64_t chunks = std::min<int64_t>(nt, R);
+    const int64_t len = (R + chunks - 1) / chunks;
+    std::vector<SumAcc<T>> partial(static_cast<size_t>(chunks * O * I), SumAcc<T>(0));
+    parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t r0 = c * len, r1 = std::min(R, r0 + len);
+        for (int64_t o = 0; o < O; ++o) {
+          SumAcc<T>* acc = partial.data() + (c * O + o) * I;
+          for (int64_t r = r0; r < r1; ++r) {
+            const T* row = x + (o * R + r) * I;
+            for (int64_t i = 0; i < I; ++i) acc[i] += static_cast<SumAcc<T>>(row[i]);
+          }
+        }
+      }
+    });
+    for (int64_t j = 0; j < O * I; ++j) {
+      SumAcc<T> s = 0;
+      for (int64_t c = 0; c < chunks; ++c) s += partial[static_cast<size_t>(c * O * I + j)];
+      out[j] = static_cast<T>(s);
+    }
+    return;
+  }
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(R * std::min(I, kBlock), 1));
   parallel_for(0, O * blocks, grain, [&](int64_t t0, int64_t t1) {
     SumAcc<T> acc[kBlock];
