@@ -143,6 +143,27 @@ std::vector<Node*> topological_order(AutogradMeta* root, std::unordered_map<Node
   return std::vector<Node*>(post.rbegin(), post.rend());
 }
 
+// Runs one node's backward formula on g = d(root)/d(its output) and passes
+// each input's gradient on: to the producer's entry in `grads`, or to the sink
+// for a leaf.
+void propagate(Node& node, const Tensor& g, std::unordered_map<Node*, Tensor>& grads, Sink& sink) {
+  std::vector<Tensor> in_grads = node.backward(g);
+  DRIFT_CHECK(in_grads.size() == node.inputs.size(), "backward of '", node.name, "' returned ", in_grads.size(),
+              " gradients for ", node.inputs.size(), " inputs");
+  for (size_t i = 0; i < in_grads.size(); ++i) {
+    AutogradMeta* in = node.inputs[i].get();
+    const Tensor& gi = in_grads[i];
+    if (!in || !gi.defined()) continue;  // no gradient flows here, or it is zero
+    DRIFT_CHECK(gi.shape() == node.input_shapes[i], "backward of '", node.name, "' returned a gradient of shape ",
+                shape_str(gi.shape()), " for input ", i, ", whose shape is ", shape_str(node.input_shapes[i]));
+    if (in->grad_fn) {
+      accumulate(grads[in->grad_fn.get()], gi);  // a value used twice gets the sum
+    } else {
+      sink.deliver(in, gi, true);
+    }
+  }
+}
+
 void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_graph, Sink& sink) {
   DRIFT_CHECK(root.defined(), "backward(): the root tensor is undefined");
   DRIFT_CHECK(root.requires_grad(), "backward(): the root ", shape_str(root.shape()),
@@ -167,6 +188,22 @@ void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_gr
 
   std::unordered_map<Node*, AutogradMeta*> meta_of;
   std::vector<Node*> order = topological_order(root_meta, meta_of);
+
+  // grad() needs only the nodes with a requested input somewhere below them;
+  // the others' backward formulas are skipped (e.g. parameter gradients when
+  // only d/dx is asked for). Children come after parents in `order`.
+  std::unordered_set<Node*> skip;
+  if (sink.capturing()) {
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      bool needed = false;
+      for (const std::shared_ptr<AutogradMeta>& in : (*it)->inputs) {
+        if (!in) continue;
+        needed = needed || sink.targets->count(in.get()) ||
+                 (in->grad_fn && !skip.count(in->grad_fn.get()));
+      }
+      if (!needed) skip.insert(*it);
+    }
+  }
   std::unordered_map<Node*, Tensor> grads;  // d(root)/d(output of node), summed over uses
   grads[order.front()] = grad_root;
 
@@ -182,21 +219,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_gr
                   "was freed by the first backward() (at op '", node->name,
                   "'); pass retain_graph=true to the first backward() if you need to call it again");
       sink.deliver(meta_of[node], g, false);
-      std::vector<Tensor> in_grads = node->backward(g);
-      DRIFT_CHECK(in_grads.size() == node->inputs.size(), "backward of '", node->name, "' returned ",
-                  in_grads.size(), " gradients for ", node->inputs.size(), " inputs");
-      for (size_t i = 0; i < in_grads.size(); ++i) {
-        AutogradMeta* in = node->inputs[i].get();
-        const Tensor& gi = in_grads[i];
-        if (!in || !gi.defined()) continue;  // no gradient flows here, or it is zero
-        DRIFT_CHECK(gi.shape() == node->input_shapes[i], "backward of '", node->name, "' returned a gradient of shape ",
-                    shape_str(gi.shape()), " for input ", i, ", whose shape is ", shape_str(node->input_shapes[i]));
-        if (in->grad_fn) {
-          accumulate(grads[in->grad_fn.get()], gi);
-        } else {
-          sink.deliver(in, gi, true);
-        }
-      }
+      if (!skip.count(node)) propagate(*node, g, grads, sink);
     }
     if (!retain_graph) {
       node->backward = nullptr;  // frees the saved tensors

@@ -338,6 +338,24 @@ TEST(Engine, GradApiReturnsGradientsWithoutTouchingDotGrad) {
   EXPECT_FALSE(w.grad().defined());
 }
 
+TEST(Engine, GradApiSkipsBranchesThatDoNotLeadToTheInputs) {
+  Tensor x = leaf({1, 2});
+  Tensor w = leaf({3, 4});
+  int w_branch_calls = 0;
+  Tensor wy = ops::mul(w, 2.0);
+  record(wy, "counting", {w}, [&w_branch_calls](const Tensor& g) {
+    ++w_branch_calls;
+    return std::vector<Tensor>{ops::mul(g, 2.0)};
+  });
+  Tensor loss = sum(mul(x, wy));
+  std::vector<Tensor> g = grad(loss, {x}, Tensor(), true);
+  expect_near(values(g[0]), {6, 8});
+  EXPECT_EQ(w_branch_calls, 0);
+  backward(loss);  // the full pass does run it
+  EXPECT_EQ(w_branch_calls, 1);
+  expect_near(values(w.grad()), {2, 4});
+}
+
 TEST(Engine, GradApiSameInputTwice) {
   Tensor x = leaf({1, 2});
   std::vector<Tensor> g = grad(sum(mul(x, x)), {x, x});
