@@ -14,6 +14,7 @@
 //   forward:          y_n  [Co, P] = W [Co, K] col_n [K, P]       (+ bias[co])
 //   backward input:   col_n[K, P]  = W^T [K, Co] gy_n [Co, P],  then col2im sums back into gx
 //   backward weight:  gW   [Co, K] = sum_n gy_n [Co, P] col_n^T [P, K]
+//                     (a chunk of nb images at once: [Co, nb*P] x [nb*P, K])
 // Row-major products go to column-major cuBLAS as C^T = B^T A^T (see matmul.cu).
 #include <algorithm>
 
@@ -104,16 +105,29 @@ __global__ void conv_backward_weight_naive(const T* gy, const T* x, T* gw, ConvG
 }
 
 // ---- im2col / col2im -----------------------------------------------------------------
-// col[b, k, p] for images n0 .. n0+nb-1 (b = n - n0); k = (ci, i, j), p = (oh, ow).
+// col for images n0 .. n0+nb-1 (b = n - n0); k = (ci, i, j), p = (oh, ow).
+// Layout [b, k, p] (per-image matrices, batch_major) or [k, b, p] (one
+// K x nb*P matrix, used by the weight gradient).
 template <class T>
-__global__ void im2col(const T* x, T* col, ConvGeom g, int64_t n0, int64_t nb) {
+__global__ void im2col(const T* x, T* col, ConvGeom g, int64_t n0, int64_t nb, bool batch_major) {
   int64_t K = g.K(), P = g.P();
   DRIFT_CUDA_KERNEL_LOOP(idx, nb * K * P) {
     int64_t p = idx % P, k = (idx / P) % K, b = idx / (P * K);
     int64_t ow = p % g.wo, oh = p / g.wo;
     int64_t j = k % g.kw, i = (k / g.kw) % g.kh, ci = k / (g.kw * g.kh);
     int64_t ih = oh * g.sh - g.ph + i, iw = ow * g.sw - g.pw + j;
-    col[idx] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[(((n0 + b) * g.ci + ci) * g.h + ih) * g.w + iw] : T(0);
+    T v = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[(((n0 + b) * g.ci + ci) * g.h + ih) * g.w + iw] : T(0);
+    col[batch_major ? idx : (k * nb + b) * P + p] = v;
+  }
+}
+
+// gyt[co, b, p] = gy[n0 + b, co, p]: the chunk's output gradient as one
+// Co x nb*P matrix.
+template <class T>
+__global__ void gather_channels_first(const T* gy, T* gyt, int64_t co, int64_t p, int64_t n0, int64_t nb) {
+  DRIFT_CUDA_KERNEL_LOOP(idx, nb * co * p) {
+    int64_t q = idx % p, c = (idx / p) % co, b = idx / (p * co);
+    gyt[(c * nb + b) * p + q] = gy[((n0 + b) * co + c) * p + q];
   }
 }
 
@@ -157,7 +171,7 @@ void forward_fast(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
   DeviceBuffer col(static_cast<size_t>(nb_max * K * P) * sizeof(T));
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     int64_t nb = std::min(nb_max, g.n - n0);
-    im2col<T><<<blocks_for(nb * K * P), kThreads>>>(x, col.as<T>(), g, n0, nb);
+    im2col<T><<<blocks_for(nb * K * P), kThreads>>>(x, col.as<T>(), g, n0, nb, true);
     DRIFT_CUDA_CHECK_LAUNCH();
     // y_b^T [P, Co] = col_b^T [P, K] W^T [K, Co]   (column-major view of y_b = W col_b)
     gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, P, g.co, K, T(1), col.as<T>(), P, K * P, w, K, 0, T(0),
@@ -183,20 +197,23 @@ void backward_input_fast(const T* gy, const T* w, T* gx, const ConvGeom& g) {
   }
 }
 
+// gW [Co, K] = sum over the chunks of gy_chunk [Co, nb*P] col_chunk^T [nb*P, K]:
+// one GEMM per chunk with the whole chunk in its inner dimension.
 template <class T>
 void backward_weight_fast(const T* gy, const T* x, T* gw, const ConvGeom& g) {
   int64_t K = g.K(), P = g.P(), nb_max = chunk_images(g, sizeof(T));
   DeviceBuffer col(static_cast<size_t>(nb_max * K * P) * sizeof(T));
+  DeviceBuffer gyt(static_cast<size_t>(nb_max * g.co * P) * sizeof(T));
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
-    int64_t nb = std::min(nb_max, g.n - n0);
-    im2col<T><<<blocks_for(nb * K * P), kThreads>>>(x, col.as<T>(), g, n0, nb);
+    int64_t nb = std::min(nb_max, g.n - n0), L = nb * P;
+    im2col<T><<<blocks_for(nb * K * P), kThreads>>>(x, col.as<T>(), g, n0, nb, false);
     DRIFT_CUDA_CHECK_LAUNCH();
-    for (int64_t b = 0; b < nb; ++b) {
-      // gW += gy_n col_n^T; column-major: gW^T [K, Co] += col_n [K, P] (read with flag T) gy_n^T [P, Co]
-      T beta = (n0 + b == 0) ? T(0) : T(1);
-      gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, K, g.co, P, T(1), col.as<T>() + b * K * P, P, 0,
-                           gy + (n0 + b) * g.co * P, P, 0, beta, gw, K, 0, 1);
-    }
+    gather_channels_first<T><<<blocks_for(nb * g.co * P), kThreads>>>(gy, gyt.as<T>(), g.co, P, n0, nb);
+    DRIFT_CUDA_CHECK_LAUNCH();
+    // column-major: gW^T [K, Co] (+)= col [K, L] (row-major memory, read with flag T) gyt^T [L, Co]
+    T beta = n0 == 0 ? T(0) : T(1);
+    gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, K, g.co, L, T(1), col.as<T>(), L, 0, gyt.as<T>(), L, 0, beta, gw,
+                         K, 0, 1);
   }
 }
 
