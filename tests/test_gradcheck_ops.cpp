@@ -274,6 +274,12 @@ std::vector<Case> make_cases() {
   c.push_back({"group_norm(Tensor,int64_t,Tensor,Tensor,double)", "N=2 C=6 G=3 H=3 W=5", [] {
                  return std::vector<Tensor>{rnd({2, 6, 3, 5}, 150, -2, 2), rnd({6}, 151, 0.5, 1.5), rnd({6}, 152)}; },
                [](V x) { return group_norm(x[0], 3, x[1], x[2]); }});
+  c.push_back({"group_norm(Tensor,int64_t,Tensor,Tensor,double)", "x [2,4,6], G=2, no affine", [] {
+                 return std::vector<Tensor>{rnd({2, 4, 6}, 156, -2, 2)}; },
+               [](V x) { return group_norm(x[0], 2, Tensor(), Tensor()); }});
+  c.push_back({"layer_norm(Tensor,Tensor,Tensor,double)", "no affine, transposed input", [] {
+                 return std::vector<Tensor>{transposed({4, 6}, 157)}; },
+               [](V x) { return layer_norm(x[0], Tensor(), Tensor()); }});
   c.push_back({"layer_norm(Tensor,Tensor,Tensor,double)", "[3,4,5] over the last dim", [] {
                  return std::vector<Tensor>{rnd({3, 4, 5}, 153, -2, 2), rnd({5}, 154, 0.5, 1.5), rnd({5}, 155)}; },
                [](V x) { return layer_norm(x[0], x[1], x[2]); }});
