@@ -121,9 +121,16 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> read_tar_members(
       const uint64_t padded = (size + 511) / 512 * 512;
       const bool regular = type == '0' || type == 0;
       if (regular && want(name)) {
-        std::vector<uint8_t> data(size);
-        DRIFT_CHECK(gz_read_exact(f, data.data(), size, archive), "archive '", archive, "' is truncated inside '",
-                    name, "'");
+        // Read in chunks rather than trusting the header's size for one allocation.
+        std::vector<uint8_t> data;
+        uint64_t left = size;
+        while (left > 0) {
+          size_t n = static_cast<size_t>(std::min<uint64_t>(left, skip.size()));
+          DRIFT_CHECK(gz_read_exact(f, skip.data(), n, archive), "archive '", archive, "' is truncated inside '",
+                      name, "'");
+          data.insert(data.end(), skip.begin(), skip.begin() + static_cast<std::ptrdiff_t>(n));
+          left -= n;
+        }
         std::vector<uint8_t> pad(padded - size);
         DRIFT_CHECK(gz_read_exact(f, pad.data(), pad.size(), archive), "archive '", archive,
                     "' is truncated after '", name, "'");

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "tensor/error.h"
+#include "tensor/shape.h"
 
 namespace drift {
 
@@ -61,10 +62,14 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
   DRIFT_CHECK(bytes.size() >= header, "IDX file '", path, "' is truncated: header needs ", header,
               " bytes, file has ", bytes.size());
   IdxArray out;
+  const size_t available = bytes.size() - header;
   size_t count = 1;
   for (int d = 0; d < ndim; ++d) {
     uint32_t n = big_endian_u32(bytes.data() + 4 + 4 * d);
     out.dims.push_back(n);
+    // Checked as we go so that absurd sizes cannot overflow the product.
+    DRIFT_CHECK(n == 0 || count <= available / n, "IDX file '", path, "' is truncated: its header promises ",
+                "dimensions ", shape_str(out.dims), "... but the file holds only ", available, " data bytes");
     count *= n;
   }
   DRIFT_CHECK(bytes.size() - header >= count, "IDX file '", path, "' is truncated: the header promises ",

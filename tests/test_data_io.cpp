@@ -132,6 +132,10 @@ TEST(DataIdx, TruncatedNamesTheFile) {
   v.resize(v.size() - 10);
   write_gz(dir / "short.gz", v);
   expect_error([&] { read_idx(dir / "short.gz"); }, {dir / "short.gz", "truncated"});
+  // A header promising 2^32 - 1 images of 2^32 - 1 x 2^32 - 1 bytes (would overflow a size_t product).
+  std::vector<uint8_t> huge = {0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 1, 2, 3};
+  write_bytes(dir / "huge", huge);
+  expect_error([&] { read_idx(dir / "huge"); }, {dir / "huge", "truncated"});
   write_bytes(dir / "tiny", {0, 0});
   expect_error([&] { read_idx(dir / "tiny"); }, {dir / "tiny", "truncated"});
   // A gzip stream cut in the middle.
