@@ -18,16 +18,15 @@ namespace {
 
 template <class T> constexpr bool is_int = std::is_same<T, int64_t>::value;
 
+// Ops defined on floating types only derive from this tag.
+struct FloatOnlyOp {};
+
 // ---- binary functors: T op(T a, T b) -------------------------------------------
 struct AddOp { template <class T> __device__ T operator()(T a, T b) const { return a + b; } };
 struct SubOp { template <class T> __device__ T operator()(T a, T b) const { return a - b; } };
 struct MulOp { template <class T> __device__ T operator()(T a, T b) const { return a * b; } };
-// Ops defined on floating types only derive from this tag.
-struct FloatOnlyOp {};
-
 struct DivOp : FloatOnlyOp { template <class T> __device__ T operator()(T a, T b) const { return a / b; } };
-struct PowOp : FloatOnlyOp {
-  template <class T> __device__ T operator()(T a, T b) const { return pow(a, b); } };
+struct PowOp : FloatOnlyOp { template <class T> __device__ T operator()(T a, T b) const { return pow(a, b); } };
 // Maximum/Minimum propagate NaN (as PyTorch and the CPU backend do).
 struct MaximumOp {
   template <class T> __device__ T operator()(T a, T b) const { return a != a ? a : (b != b ? b : (a > b ? a : b)); }
