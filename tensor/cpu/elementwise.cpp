@@ -9,7 +9,6 @@
 // also support int64.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -25,7 +24,7 @@ namespace {
 // loops calling it vectorize; std::exp on float does not.
 inline float exp_f32(float x) {
   const float kHi = 88.72283f, kLo = -87.0f;
-  float xc = std::min(std::max(x, kLo), kHi);
+  float xc = x > kLo ? (x < kHi ? x : kHi) : kLo;  // NaN -> kLo here (fixed up at the end)
   // n = round(x log2 e): adding 1.5 * 2^23 rounds to an integer (floor does not vectorize)
   float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - n * 0.693359375f;  // ln 2 split in two parts for an exact n ln 2
@@ -38,7 +37,7 @@ inline float exp_f32(float x) {
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.0f;
   // 2^(n-1) from the exponent bits (n - 1 + 127 in [1, 254]), times 2.
-  int32_t bits = (static_cast<int32_t>(n) + 126) << 23;
+  uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 126) << 23;
   float scale = __builtin_bit_cast(float, bits);
   float res = y * scale * 2.0f;
   res = x > kHi ? std::numeric_limits<float>::infinity() : res;
