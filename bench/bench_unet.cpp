@@ -103,6 +103,7 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // line by line, also into a pipe
   std::string config = "mnist";
   int64_t batch = 0, sample_batch = 0;
   int steps = 10, sample_runs = 1;
