@@ -168,6 +168,9 @@ class LossLog {
 void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
                  const std::string& path) {
   if (ema) ema->swap();  // sample with the averaged weights
+  // The samplers draw their noise on the CPU, so the grid is sampled there.
+  const Device device = net.parameters().at(0).device();
+  if (device != Device::CPU) net.to(Device::CPU);
   net.eval();
   diffusion::UNetDenoiser den(net, c.prediction);
   Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
@@ -185,6 +188,7 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
   save_grid(path, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0),
             static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c.sample_count)))));
   net.train();
+  if (device != Device::CPU) net.to(device);
   if (ema) ema->swap();
 }
 
