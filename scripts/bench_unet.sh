@@ -9,12 +9,13 @@
 # rss the peak resident set size at the end (training included).
 #
 #   scripts/bench_unet.sh mnist            (tiny | mnist | cifar)
-#   BUILD_DIR=build-e STEPS=5 scripts/bench_unet.sh cifar
+#   BUILD_DIR=build-e STEPS=5 SAMPLE_RUNS=0 scripts/bench_unet.sh cifar
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESET=${1:-mnist}
 BUILD_DIR=${BUILD_DIR:-build}
 STEPS=${STEPS:-10}
+SAMPLE_RUNS=${SAMPLE_RUNS:-1}   # 0 skips the DDIM run (ddim50_ratio is then null)
 SHARED=${DRIFT_SHARED_DIR:-$(pwd)/../shared}
 REF=$SHARED/bench/torch_unet_reference.py
 PY=/usr/bin/python3   # Debian's python3 with python3-torch
@@ -32,9 +33,9 @@ $PY -c 'import torch' 2>/dev/null || { echo "bench_unet.sh: $PY cannot import to
 ours_log=$(mktemp) ; ref_log=$(mktemp)
 trap 'rm -f "$ours_log" "$ref_log"' EXIT
 echo "== drift ($PRESET) =="
-"$BUILD_DIR/bench/bench_unet" --config "$PRESET" --steps "$STEPS" --json | tee "$ours_log"
+"$BUILD_DIR/bench/bench_unet" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --json | tee "$ours_log"
 echo "== PyTorch reference ($PRESET) =="
-$PY "$REF" --config "$PRESET" --steps "$STEPS" --threads "$OMP_NUM_THREADS" --json | tee "$ref_log"
+$PY "$REF" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --threads "$OMP_NUM_THREADS" --json | tee "$ref_log"
 
 $PY - "$PRESET" "$ours_log" "$ref_log" <<'PYEOF'
 import json, sys
