@@ -17,7 +17,8 @@ Shape sample_shape(const Shape& shape, const SampleOptions& opt) {
   return opt.x_init.defined() ? opt.x_init.shape() : shape;
 }
 
-DType sample_dtype(const SampleOptions& opt) { return opt.x_init.defined() ? opt.x_init.dtype() : DType::Float32; }
+DType sample_dtype(const SampleOptions& opt) { return opt.x_init.defined() ? opt.x_init.dtype() : opt.dtype; }
+Device sample_device(const SampleOptions& opt) { return opt.x_init.defined() ? opt.x_init.device() : opt.device; }
 
 // Latest time the sampler starts at: strength * t_max with SDEdit, else t_max.
 double start_time(const Process& process, const SampleOptions& opt) {
@@ -35,7 +36,7 @@ Tensor initial_sample(const Process& process, double t, const Shape& shape, Gene
     std = sde->prior_std();  // N(0, I) for VP / sub-VP, N(0, sigma_max^2 I) for VE
   else
     std = std::sqrt(process.alpha(t) * process.alpha(t) + process.sigma(t) * process.sigma(t));  // 1 for VP
-  return ops::mul(ops::randn(shape, gen, sample_dtype(opt)), std);
+  return ops::mul(ops::randn(shape, gen, sample_dtype(opt), sample_device(opt)), std);
 }
 
 void check_options(const Shape& shape, const SampleOptions& opt) {
@@ -54,7 +55,7 @@ void check_options(const Shape& shape, const SampleOptions& opt) {
 // Inpainting: known pixels <- x_known noised to time (alpha, sigma) (sigma = 0: clean).
 Tensor inpaint(const Tensor& x, double alpha, double sigma, Generator& gen, const SampleOptions& opt) {
   if (!opt.inpaint_mask.defined()) return x;
-  Tensor m = ops::to(opt.inpaint_mask, x.dtype());
+  Tensor m = ops::to(ops::to(opt.inpaint_mask, x.device()), x.dtype());
   Tensor known = mul(opt.x_known, alpha);
   if (sigma > 0) known = add(known, mul(ops::randn(x.shape(), gen, x.dtype(), x.device()), sigma));
   return add(mul(m, known), mul(rsub(1.0, m), x));  // m * known + (1 - m) * x

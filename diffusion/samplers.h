@@ -15,6 +15,9 @@
 namespace drift::diffusion {
 
 struct SampleOptions {
+  // Where and in which type the samples live (when not given by x_init).
+  Device device = Device::CPU;
+  DType dtype = DType::Float32;
   Guidance guidance;
   // SDEdit (Meng et al. 2022): if x_init is defined, sampling starts from
   // x_init noised to time strength * t_max (strength in (0, 1]) instead of
