@@ -57,7 +57,7 @@ struct TrainConfig {
   int64_t sample_steps = 50;         // DDIM steps for the periodic grid
   std::string device = "cpu";
 
-  // The preset's values: "mnist", "fashion-mnist", "cifar10" or "tiny" (a
+  // The preset's values: "mnist", "fashion-mnist", "cifar10", "demo" or "tiny" (a
   // seconds-long smoke test on MNIST-sized data).
   static TrainConfig preset_config(const std::string& name);
   // Overrides the fields present in a JSON object (unknown keys are an error).
