@@ -70,15 +70,18 @@ void run_edit(const EditArgs& a, bool inpaint) {
   UNetDenoiser den(*m.net, c.prediction);
   SamplerSettings st = a.s.settings();
   const int64_t n = a.s.n;
-  Tensor x = load_input(a.input, c, n);
   diffusion::SampleOptions common;
+  common.device = a.s.to_device(m);
+  Tensor x = ops::to(load_input(a.input, c, n), common.device);
   common.guidance.labels = a.s.label_tensor(m, n);
+  if (common.guidance.labels.defined()) common.guidance.labels = ops::to(common.guidance.labels, common.device);
   common.guidance.scale = a.s.guidance;
   std::vector<Tensor> shown = {ops::narrow(x, 0, 0, 1)};
   if (inpaint) {
     DRIFT_CHECK(!(st.kind == SamplerKind::ODE && st.solver == diffusion::OdeSolver::RK45),
                 "inpaint: the adaptive RK45 solver does not support inpainting; use another --solver or sampler");
     Tensor known = make_known_mask(a, c.unet.image_size);
+    known = ops::to(known, common.device);
     common.inpaint_mask = known;
     common.x_known = x;
     shown.push_back(ops::mul(ops::narrow(x, 0, 0, 1), known));  // repaint region shown as mid-grey (0)
@@ -91,6 +94,7 @@ void run_edit(const EditArgs& a, bool inpaint) {
   const Shape shape = x.shape();
   diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
   shown.push_back(ops::clamp(r.x, -1.0, 1.0));
+  for (Tensor& s : shown) s = ops::to(s, Device::CPU);
   const int nrow = static_cast<int>(std::min<int64_t>(n + static_cast<int64_t>(shown.size()) - 1, 10));
   save_grid(a.out, ops::cat(shown, 0), nrow);
   std::printf("wrote %s: input%s, then %lld results (%s, %lld model evaluations)\n", a.out.c_str(),

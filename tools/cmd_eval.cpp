@@ -84,16 +84,19 @@ void run_eval(const EvalArgs& a) {
   UNetDenoiser den(*m.net, c.prediction);
   SamplerSettings st = a.s.settings();
   Generator gen(a.s.seed);
+  const Device device = a.s.to_device(m);
   Tensor all_labels = a.s.label_tensor(m, n);
   std::vector<Tensor> parts;
   ProgressBar bar(n);
   for (int64_t i = 0; i < n; i += a.batch) {
     const int64_t b = std::min(a.batch, n - i);
     diffusion::SampleOptions common;
-    if (all_labels.defined()) common.guidance.labels = ops::contiguous(ops::narrow(all_labels, 0, i, b));
+    common.device = device;
+    if (all_labels.defined())
+      common.guidance.labels = ops::to(ops::contiguous(ops::narrow(all_labels, 0, i, b)), device);
     common.guidance.scale = a.s.guidance;
     const Shape shape = {b, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
-    parts.push_back(ops::clamp(run_sampler(den, schedule, shape, gen, st, common).x, -1.0, 1.0));
+    parts.push_back(ops::clamp(ops::to(run_sampler(den, schedule, shape, gen, st, common).x, Device::CPU), -1.0, 1.0));
     bar.update(i + b, "samples");
   }
   bar.finish();

@@ -28,7 +28,9 @@ void run_sample(const SampleCmdArgs& a) {
   UNetDenoiser den(*m.net, c.prediction);
   SamplerSettings st = a.s.settings();
   diffusion::SampleOptions common;
+  common.device = a.s.to_device(m);
   common.guidance.labels = a.s.label_tensor(m, a.s.n);
+  if (common.guidance.labels.defined()) common.guidance.labels = ops::to(common.guidance.labels, common.device);
   common.guidance.scale = a.s.guidance;
   const Shape shape = {a.s.n, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
   std::printf("drift sample: %s (step %lld, %s weights), %s, %lld steps, %lld images, guidance %.2f\n",
@@ -43,11 +45,11 @@ void run_sample(const SampleCmdArgs& a) {
                 sampler_name(st.kind), ")");
     std::vector<Tensor> frames = ddim_trajectory(den, schedule, shape, gen, st, common, a.frames);
     save_trajectory_strip(a.trajectory, frames);
-    save_grid(a.out, ops::clamp(frames.back(), -1.0, 1.0), nrow);
+    save_grid(a.out, ops::clamp(ops::to(frames.back(), Device::CPU), -1.0, 1.0), nrow);
     std::printf("wrote %s and trajectory %s (%zu frames)\n", a.out.c_str(), a.trajectory.c_str(), frames.size());
   } else {
     diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
-    save_grid(a.out, ops::clamp(r.x, -1.0, 1.0), nrow);
+    save_grid(a.out, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0), nrow);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("wrote %s: %lld model evaluations in %.1f s\n", a.out.c_str(), static_cast<long long>(r.nfe), secs);
   }

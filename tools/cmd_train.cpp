@@ -168,9 +168,8 @@ class LossLog {
 void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
                  const std::string& path) {
   if (ema) ema->swap();  // sample with the averaged weights
-  // The samplers draw their noise on the CPU, so the grid is sampled there.
+  // Sampled where the model lives (the noise is drawn there too).
   const Device device = net.parameters().at(0).device();
-  if (device != Device::CPU) net.to(Device::CPU);
   net.eval();
   diffusion::UNetDenoiser den(net, c.prediction);
   Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
@@ -178,17 +177,17 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
   st.kind = SamplerKind::DDIM;
   st.steps = c.sample_steps;
   diffusion::SampleOptions common;
+  common.device = device;
   if (c.class_conditional) {
     std::vector<int64_t> labels(static_cast<size_t>(c.sample_count));
     for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % c.unet.num_classes;
-    common.guidance.labels = ops::from_vector(labels, {c.sample_count});
+    common.guidance.labels = ops::from_vector(labels, {c.sample_count}, device);
   }
   const Shape shape = {c.sample_count, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
   diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
   save_grid(path, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0),
             static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c.sample_count)))));
   net.train();
-  if (device != Device::CPU) net.to(device);
   if (ema) ema->swap();
 }
 

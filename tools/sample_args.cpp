@@ -17,6 +17,12 @@ SamplerSettings SampleArgs::settings() const {
   return s;
 }
 
+Device SampleArgs::to_device(LoadedModel& m) const {
+  const Device d = parse_device(device);
+  m.net->to(d);
+  return d;
+}
+
 Tensor SampleArgs::label_tensor(const LoadedModel& m, int64_t n) const {
   const int64_t classes = m.config.unet.num_classes;
   if (classes == 0) {
@@ -58,6 +64,7 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
   cmd->add_option("--labels", a.labels, "class labels, e.g. 3 or 0,1,2 (cycled over the batch)");
   cmd->add_option("--seed", a.seed, "noise seed")->capture_default_str();
   if (with_batch) cmd->add_option("--n", a.n, "number of images")->capture_default_str();
+  cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--no-ema", a.no_ema, "use the raw weights instead of their moving average");
 }
 

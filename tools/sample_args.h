@@ -23,10 +23,13 @@ struct SampleArgs {
   uint64_t seed = 0;
   int64_t n = 16;
   bool no_ema = false;
+  std::string device = "cpu";  // where the model runs and the samples live
 
   SamplerSettings settings() const;
   // Labels for a batch of n, or an undefined tensor (unconditional model).
   Tensor label_tensor(const LoadedModel& m, int64_t n) const;
+  // Moves the model to --device and returns that device.
+  Device to_device(LoadedModel& m) const;
 };
 
 // Registers --checkpoint, --sampler, --steps, ... on `cmd`.

@@ -103,9 +103,9 @@ std::vector<Tensor> ddim_trajectory(Denoiser& model, const DiscreteSchedule& sch
   DRIFT_CHECK(frames >= 2, "trajectory: expected at least 2 frames, got ", frames);
   std::vector<double> ts = make_timesteps(schedule, st.steps, st.spacing);
   GuidedModel m(model, schedule, opt.guidance);
-  Tensor x = ops::randn(shape, gen);
+  Tensor x = ops::randn(shape, gen, opt.dtype, opt.device);
   const int64_t n = static_cast<int64_t>(ts.size());
-  std::vector<Tensor> out = {x};
+  std::vector<Tensor> out = {ops::to(x, Device::CPU)};  // frames are kept on the host
   int64_t next_frame = 1;
   for (int64_t i = 0; i < n; ++i) {
     const double t = ts[i];
@@ -121,7 +121,7 @@ std::vector<Tensor> ddim_trajectory(Denoiser& model, const DiscreteSchedule& sch
     if (c > 0) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), c));
     // Frame k of frames-1 is taken after step round(k n / (frames-1)).
     while (next_frame < frames && (i + 1) * (frames - 1) >= next_frame * n) {
-      out.push_back(ops::clamp(x, -1.0, 1.0));
+      out.push_back(ops::to(ops::clamp(x, -1.0, 1.0), Device::CPU));
       ++next_frame;
     }
   }
