@@ -74,7 +74,7 @@ Timing time_ms(const std::function<void()>& fn, int iters) {
 // timesteps, as the reference's ddim_sample:
 //   x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)
 //   x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev) eps
-Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, int steps = 50, int T = 1000) {
+Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, Device device, int steps = 50, int T = 1000) {
   std::vector<double> abar(T);
   double prod = 1;
   for (int i = 0; i < T; ++i) {
@@ -85,10 +85,10 @@ Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, int steps = 
   std::vector<int> ts;
   for (int t = 0; t < T; t += T / steps) ts.push_back(t);
   std::reverse(ts.begin(), ts.end());  // 980, 960, ..., 0
-  Tensor x = ops::randn(shape, gen);
+  Tensor x = ops::randn(shape, gen, DType::Float32, device);
   for (size_t i = 0; i < ts.size(); ++i) {
     double a_t = abar[ts[i]], a_prev = i + 1 < ts.size() ? abar[ts[i + 1]] : 1.0;
-    Tensor eps = model.forward(x, ops::full({shape[0]}, ts[i], DType::Int64));
+    Tensor eps = model.forward(x, ops::full({shape[0]}, ts[i], DType::Int64, device));
     Tensor x0 = ops::affine(ops::sub(x, ops::mul(eps, std::sqrt(1 - a_t))), 1 / std::sqrt(a_t), 0);
     x = ops::add(ops::mul(x0, std::sqrt(a_prev)), ops::mul(eps, std::sqrt(1 - a_prev)));
   }
@@ -97,7 +97,7 @@ Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, int steps = 
 
 void usage() {
   std::printf("usage: bench_unet --config tiny|mnist|cifar [--batch N] [--sample-batch N] [--steps N] "
-              "[--sample-runs N] [--json]\n");
+              "[--sample-runs N] [--device cpu|cuda] [--json]\n");
 }
 
 }  // namespace
@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   int64_t batch = 0, sample_batch = 0;
   int steps = 10, sample_runs = 1;
   bool json = false;
+  Device device = Device::CPU;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
     else if (a == "--steps") steps = std::stoi(next());
     else if (a == "--sample-runs") sample_runs = std::stoi(next());
     else if (a == "--json") json = true;
+    else if (a == "--device") device = std::string(next()) == "cuda" ? Device::CUDA : Device::CPU;
     else {
       usage();
       return 2;
@@ -135,13 +137,14 @@ int main(int argc, char** argv) {
     if (batch == 0) batch = default_batch;
     if (sample_batch == 0) sample_batch = default_batch;
     UNet model(cfg);
+    model.to(device);
     const int64_t c = cfg.in_channels, s = cfg.image_size;
 
     // Fixed inputs: data generation is not part of what is measured.
     Generator gen(0);
-    Tensor x_t = ops::randn({batch, c, s, s}, gen);
-    Tensor t = ops::randint(0, 1000, {batch}, gen);
-    Tensor eps = ops::randn({batch, c, s, s}, gen);
+    Tensor x_t = ops::randn({batch, c, s, s}, gen, DType::Float32, device);
+    Tensor t = ops::randint(0, 1000, {batch}, gen, device);
+    Tensor eps = ops::randn({batch, c, s, s}, gen, DType::Float32, device);
     const char* omp = std::getenv("OMP_NUM_THREADS");
     std::printf("drift bench_unet  OMP_NUM_THREADS=%s\n", omp ? omp : "unset");
     std::printf("config=%s  params=%lld  batch=%lld  sample_batch=%lld\n", config.c_str(),
@@ -153,7 +156,7 @@ int main(int argc, char** argv) {
     Timing fwd;
     {
       NoGradGuard no_grad;
-      fwd = time_ms([&] { model.forward(x_t, t); }, steps);
+      fwd = time_ms([&] { model.forward(x_t, t); ops::synchronize(device); }, steps);
     }
     std::printf("forward      median %9.2f ms   min %9.2f ms   cpu_util %.2f\n", fwd.median_ms, fwd.min_ms,
                 fwd.cpu_util);
@@ -166,7 +169,8 @@ int main(int argc, char** argv) {
       double c0 = cpu_seconds(), w0 = now_s();
       for (int r = 0; r < sample_runs; ++r) {
         double t0 = now_s();
-        ddim_sample(model, {sample_batch, c, s, s}, gen);
+        ddim_sample(model, {sample_batch, c, s, s}, gen, device);
+        ops::synchronize(device);
         ddim_s.push_back(now_s() - t0);
       }
       ddim_util = (cpu_seconds() - c0) / (now_s() - w0);
@@ -184,12 +188,13 @@ int main(int argc, char** argv) {
           Tensor loss = mse_loss(model.forward(x_t, t), eps);
           backward(loss);
           opt.step();
+          ops::synchronize(device);
         },
         steps);
     std::printf("train step   median %9.2f ms   min %9.2f ms   cpu_util %.2f\n", train.median_ms, train.min_ms,
                 train.cpu_util);
     // The optimizer update alone (gradients from the last train step).
-    Timing adam = time_ms([&] { opt.step(); }, steps);
+    Timing adam = time_ms([&] { opt.step(); ops::synchronize(device); }, steps);
     std::printf("adam update  median %9.2f ms   (part of the train step)\n", adam.median_ms);
     double rss = peak_rss_mib();
     std::printf("peak RSS     %.0f MiB after inference, %.0f MiB at end\n", rss_infer, rss);
