@@ -96,7 +96,7 @@ TrainStats Trainer::step(const Tensor& x0, const Tensor& labels) {
     s.grad_norm = nn::clip_grad_norm(params, 1e300);  // only measures
   }
   optimizer_->step();
-  if (ema_) ema_->update();
+  if (ema_) ema_->update(optimizer_->step_count());  // decay warms up with the step count
   s.lr = optimizer_->lr();
   s.step = optimizer_->step_count();
   return s;

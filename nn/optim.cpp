@@ -1,5 +1,6 @@
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -232,14 +233,15 @@ void EMA::set_decay(double d) {
   decay_ = d;
 }
 
-void EMA::update() {
+void EMA::update(int64_t step) {
   DRIFT_CHECK(!swapped_, "EMA::update: the EMA weights are swapped into the model; swap back first");
   NoGradGuard no_grad;
+  const double d = step >= 0 ? std::min(decay_, (1.0 + step) / (10.0 + step)) : decay_;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& s = shadow_[i].second;
     const Tensor& p = params_[i].second;
     if (s.device() != p.device()) s = ops::to(s, p.device());
-    s = ops::add(ops::mul(s, decay_), ops::mul(p.detach(), 1.0 - decay_));  // w_ema <- d w_ema + (1-d) w
+    s = ops::add(ops::mul(s, d), ops::mul(p.detach(), 1.0 - d));  // w_ema <- d w_ema + (1-d) w
   }
 }
 

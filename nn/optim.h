@@ -136,8 +136,12 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 class EMA {
  public:
   explicit EMA(const Module& model, double decay = 0.999);
-  // One averaging step from the model's current parameters.
-  void update();
+  // One averaging step from the model's current parameters. Given the
+  // number of optimizer steps taken so far, the decay warms up as
+  // min(decay, (1 + step) / (10 + step)) (as TensorFlow's
+  // ExponentialMovingAverage with num_updates), so that a 0.9999 average is
+  // not dominated by the random initial weights for its first ~10k steps.
+  void update(int64_t step = -1);
   // Exchanges the model's parameters with the averages (O(1), no copy): call
   // once to evaluate with the EMA weights and again to swap back.
   void swap();

@@ -179,6 +179,16 @@ TEST(ClipGradNorm, GlobalNorm) {
   expect_error([&] { clip_grad_norm({a}, 0); }, {"max_norm"});
 }
 
+TEST(EMA, DecayWarmsUpWithTheStepCount) {
+  One m({1, 2});
+  EMA ema(m, 0.999);
+  ops::copy_(m.w, ops::from_vector(std::vector<float>{2, 4}, {2}));
+  ema.update(0);  // d = min(0.999, 1/10) = 0.1: 0.1 [1, 2] + 0.9 [2, 4]
+  expect_near(vals(ema.shadow()[0].second), {1.9, 3.8});
+  ema.update(10000);  // d = min(0.999, 10001/10010) = 0.999 once warmed up
+  expect_near(vals(ema.shadow()[0].second), {1.9001, 3.8002});
+}
+
 TEST(EMA, AverageSwapAndScope) {
   One m({1, 2});
   EMA ema(m, 0.9);
