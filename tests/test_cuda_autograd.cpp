@@ -5,6 +5,8 @@
 // GPU itself. Skipped visibly without a GPU or without CUDA in the build.
 #include <gtest/gtest.h>
 
+#include "tests/cuda_skip.h"
+
 #include <cmath>
 #include <functional>
 #include <random>
@@ -19,19 +21,6 @@ using namespace drift;
 
 namespace {
 
-std::string no_cuda_reason() {
-#ifndef DRIFT_HAVE_CUDA
-  return "drift was built without the CUDA backend (nvcc not found at configure time)";
-#else
-  if (!backend_available(Device::CUDA)) return "the CUDA backend is built but no GPU/driver is present";
-  return "";
-#endif
-}
-#define REQUIRE_CUDA()                                                    \
-  do {                                                                    \
-    std::string why_ = no_cuda_reason();                                  \
-    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;        \
-  } while (0)
 
 constexpr Device kCuda = Device::CUDA;
 

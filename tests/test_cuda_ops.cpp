@@ -6,6 +6,8 @@
 // skipped with a visible reason.
 #include <gtest/gtest.h>
 
+#include "tests/cuda_skip.h"
+
 #include <cmath>
 #include <functional>
 #include <random>
@@ -23,20 +25,6 @@ using namespace drift;
 
 namespace {
 
-// Empty when CUDA can be used, else the reason it cannot.
-std::string no_cuda_reason() {
-#ifndef DRIFT_HAVE_CUDA
-  return "drift was built without the CUDA backend (nvcc not found at configure time)";
-#else
-  if (!backend_available(Device::CUDA)) return "the CUDA backend is built but no GPU/driver is present";
-  return "";
-#endif
-}
-#define REQUIRE_CUDA()                                                    \
-  do {                                                                    \
-    std::string why_ = no_cuda_reason();                                  \
-    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;        \
-  } while (0)
 
 constexpr Device kCuda = Device::CUDA;
 

@@ -5,6 +5,8 @@
 // tolerance. Skipped visibly without a GPU.
 #include <gtest/gtest.h>
 
+#include "tests/cuda_skip.h"
+
 #include <cmath>
 #include <string>
 
@@ -18,19 +20,6 @@ using namespace drift;
 
 namespace {
 
-std::string no_cuda_reason() {
-#ifndef DRIFT_HAVE_CUDA
-  return "drift was built without the CUDA backend (nvcc not found at configure time)";
-#else
-  if (!backend_available(Device::CUDA)) return "the CUDA backend is built but no GPU/driver is present";
-  return "";
-#endif
-}
-#define REQUIRE_CUDA()                                             \
-  do {                                                             \
-    std::string why_ = no_cuda_reason();                           \
-    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_; \
-  } while (0)
 
 // max|a - b| / max|b|
 double rel_err(const Tensor& a, const Tensor& b) {

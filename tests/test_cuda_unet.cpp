@@ -8,6 +8,8 @@
 // steps of either sign). Skipped visibly without a GPU.
 #include <gtest/gtest.h>
 
+#include "tests/cuda_skip.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -23,19 +25,6 @@ using namespace drift::nn;
 
 namespace {
 
-std::string no_cuda_reason() {
-#ifndef DRIFT_HAVE_CUDA
-  return "drift was built without the CUDA backend (nvcc not found at configure time)";
-#else
-  if (!backend_available(Device::CUDA)) return "the CUDA backend is built but no GPU/driver is present";
-  return "";
-#endif
-}
-#define REQUIRE_CUDA()                                                    \
-  do {                                                                    \
-    std::string why_ = no_cuda_reason();                                  \
-    if (!why_.empty()) GTEST_SKIP() << "no CUDA device: " << why_;        \
-  } while (0)
 
 constexpr Device kCuda = Device::CUDA;
 constexpr double kTensorTol = 1e-4;  // as tests/test_parity_unet.cpp (see there)
