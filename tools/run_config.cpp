@@ -121,14 +121,14 @@ TrainConfig TrainConfig::preset_config(const std::string& name) {
     c.unet.attention_resolutions = {};
     c.unet.groups = 8;
     c.unet.dropout = 0.0;
-    c.batch_size = 64;
-    c.steps = 1000;
+    c.batch_size = 32;
+    c.steps = 800;
     c.lr = 1e-3;
     c.warmup_steps = 100;
     c.ema_decay = 0.995;
     c.log_every = 25;
-    c.sample_every = 250;
-    c.checkpoint_every = 500;
+    c.sample_every = 200;
+    c.checkpoint_every = 200;
     c.sample_count = 64;
     c.sample_steps = 50;
   } else if (name == "tiny") {
