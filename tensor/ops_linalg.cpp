@@ -6,26 +6,12 @@
 
 #include "tensor/backend.h"
 #include "tensor/ops.h"
+#include "tensor/ops_checks.h"
 
 namespace drift::ops {
 namespace {
 
-void check_defined(const Tensor& t, const char* op, const char* name) {
-  DRIFT_CHECK(t.defined(), op, ": argument '", name, "' is an undefined tensor");
-}
-
-void check_same(const Tensor& a, const Tensor& b, const char* op, const char* an, const char* bn) {
-  DRIFT_CHECK(a.dtype() == b.dtype(), op, ": '", an, "' is ", dtype_name(a.dtype()), " but '", bn, "' is ",
-              dtype_name(b.dtype()), " (expected the same dtype)");
-  DRIFT_CHECK(a.device() == b.device(), op, ": '", an, "' is on ", device_name(a.device()), " but '", bn,
-              "' is on ", device_name(b.device()), " (expected the same device)");
-}
-
-void check_floating(const Tensor& t, const char* op) {
-  DRIFT_CHECK(is_floating(t.dtype()), op, ": expected a float32 or float64 tensor, got ", dtype_name(t.dtype()));
-}
-
-Tensor contig(const Tensor& t) { return t.is_contiguous() ? t : contiguous(t); }
+using namespace checks;
 
 // A view sharing t's storage.
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
