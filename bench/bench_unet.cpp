@@ -23,6 +23,7 @@
 
 #include "nn/optim.h"
 #include "nn/unet.h"
+#include "tensor/profiler.h"
 
 using namespace drift;
 using namespace drift::nn;
@@ -95,6 +96,14 @@ Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, Device devic
   return x;
 }
 
+// With DRIFT_PROFILE set: the kernel table of the phase just run (warm-up
+// included), then a fresh start for the next phase.
+void print_phase_profile(const char* phase) {
+  if (profiler::mode() == profiler::Mode::Off) return;
+  std::printf("---- profile of phase: %s ----%s\n", phase, profiler::report().c_str());
+  profiler::reset();
+}
+
 void usage() {
   std::printf("usage: bench_unet --config tiny|mnist|cifar [--batch N] [--sample-batch N] [--steps N] "
               "[--sample-runs N] [--device cpu|cuda] [--json]\n");
@@ -160,6 +169,7 @@ int main(int argc, char** argv) {
     }
     std::printf("forward      median %9.2f ms   min %9.2f ms   cpu_util %.2f\n", fwd.median_ms, fwd.min_ms,
                 fwd.cpu_util);
+    print_phase_profile("forward");
 
     // (b) DDIM, 50 steps.
     std::vector<double> ddim_s;
@@ -176,6 +186,7 @@ int main(int argc, char** argv) {
       ddim_util = (cpu_seconds() - c0) / (now_s() - w0);
       std::printf("ddim50       %.2f s  (batch %lld)   cpu_util %.2f\n", ddim_s[0],
                   static_cast<long long>(sample_batch), ddim_util);
+      print_phase_profile("ddim50");
     }
     double rss_infer = peak_rss_mib();
 
@@ -193,9 +204,11 @@ int main(int argc, char** argv) {
         steps);
     std::printf("train step   median %9.2f ms   min %9.2f ms   cpu_util %.2f\n", train.median_ms, train.min_ms,
                 train.cpu_util);
+    print_phase_profile("train step");
     // The optimizer update alone (gradients from the last train step).
     Timing adam = time_ms([&] { opt.step(); ops::synchronize(device); }, steps);
     std::printf("adam update  median %9.2f ms   (part of the train step)\n", adam.median_ms);
+    print_phase_profile("adam update");
     double rss = peak_rss_mib();
     std::printf("peak RSS     %.0f MiB after inference, %.0f MiB at end\n", rss_infer, rss);
 

@@ -1,6 +1,9 @@
 #include "tensor/backend.h"
 
+#include <chrono>
 #include <mutex>
+
+#include "tensor/profiler.h"
 
 namespace drift {
 
@@ -85,7 +88,16 @@ void dispatch(OpKind op, Device device, const KernelArgs& args) {
   const Backend& b = backend(device);
   KernelFn fn = b.kernels[static_cast<int>(op)];
   DRIFT_CHECK(fn != nullptr, "op ", op_name(op), " has no kernel on ", b.name);
+  if (profiler::mode() == profiler::Mode::Off) {
+    fn(args);
+    return;
+  }
+  // DRIFT_PROFILE (tensor/profiler.h): time the kernel, device work included.
+  b.synchronize();
+  const auto t0 = std::chrono::steady_clock::now();
   fn(args);
+  b.synchronize();
+  profiler::record(op, device, args, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 }  // namespace drift

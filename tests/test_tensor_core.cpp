@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tensor/backend.h"
+#include "tensor/profiler.h"
 #include "tensor/ops.h"
 
 using namespace drift;
@@ -313,4 +314,24 @@ TEST(TensorPrint, ShowsShapeDtypeDeviceAndTruncates) {
 TEST(TensorBackend, CpuTableIsComplete) {
   EXPECT_TRUE(backend_available(Device::CPU));
   EXPECT_EQ(missing_ops(backend(Device::CPU)), "");
+}
+
+// The DRIFT_PROFILE table: calls and time add up per op, sorted by time, reset empties it.
+TEST(TensorBackend, ProfilerTableAddsUpPerOp) {
+  profiler::reset();
+  EXPECT_EQ(profiler::report(), "");
+  KernelArgs args;
+  profiler::record(OpKind::Add, Device::CPU, args, 0.002);
+  profiler::record(OpKind::Add, Device::CPU, args, 0.003);
+  profiler::record(OpKind::Conv2d, Device::CPU, args, 0.010);
+  const std::string r = profiler::report();
+  EXPECT_NE(r.find("15.0 ms in kernels"), std::string::npos) << r;
+  const size_t conv = r.find("Conv2d"), add = r.find("Add");
+  ASSERT_NE(conv, std::string::npos) << r;
+  ASSERT_NE(add, std::string::npos) << r;
+  EXPECT_LT(conv, add) << "rows are sorted by total time:\n" << r;
+  EXPECT_NE(r.find("         2         5.00"), std::string::npos) << "Add: 2 calls, 5 ms:\n" << r;
+  EXPECT_NE(r.find("66.7%"), std::string::npos) << r;
+  profiler::reset();
+  EXPECT_EQ(profiler::report(), "");
 }

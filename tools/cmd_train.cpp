@@ -326,7 +326,7 @@ void add_train_command(CLI::App& app) {
       "Presets set every option (see docs/CLI.md); --config FILE.json overrides any of them, flags override "
       "both.\nExamples:\n  drift train --preset mnist --out runs/mnist\n  drift train --preset cifar10 "
       "--class-conditional --steps 100000\n  drift train --out runs/mnist --resume        # continue exactly");
-  cmd->add_option("--preset", args->preset, "mnist, fashion-mnist, cifar10, demo (a few minutes on a CPU) or tiny (a quick smoke test)")
+  cmd->add_option("--preset", args->preset, "mnist, fashion-mnist, cifar10, mnist-cpu / fashion-mnist-cpu (class-conditional, under an hour on a 2-core CPU), demo (a few minutes on a CPU) or tiny (a quick smoke test)")
       ->capture_default_str();
   cmd->add_option("--config", args->config_file, "JSON file overriding preset fields (keys as in config.json)");
   cmd->add_option("--out", args->out, "run folder (default runs/<preset>)");
