@@ -147,6 +147,15 @@ static std::vector<double> truncate_grid(const std::vector<double>& ts, double t
   return out;
 }
 
+namespace {
+
+// Calls the caller's per-step hook, if any.
+void report_step(const SampleOptions& opt, const Tensor& x, int64_t step, int64_t total) {
+  if (opt.on_step) opt.on_step(x, step, total);
+}
+
+}  // namespace
+
 // ---- DDPM ---------------------------------------------------------------------
 
 SampleResult ddpm_sample(Denoiser& model, const DiscreteSchedule& sch, const Shape& shape_in, Generator& gen,
@@ -161,6 +170,7 @@ SampleResult ddpm_sample(Denoiser& model, const DiscreteSchedule& sch, const Sha
   SampleResult r;
   DRIFT_CHECK(opt.inpaint_resample >= 1, "ddpm_sample: expected inpaint_resample >= 1, got ", opt.inpaint_resample);
   const int64_t repeats = opt.inpaint_mask.defined() ? opt.inpaint_resample : 1;
+  report_step(opt, x, 0, t_start + 1);
   for (int64_t t = t_start; t >= 0; --t) {
     for (int64_t u = 0; u < repeats; ++u) {
       Tensor eps = m.eps(x, double(t));
@@ -182,6 +192,7 @@ SampleResult ddpm_sample(Denoiser& model, const DiscreteSchedule& sch, const Sha
       }
     }
     ++r.steps;
+    report_step(opt, x, r.steps, t_start + 1);
   }
   r.x = inpaint(x, 1.0, 0.0, gen, opt);
   r.nfe = m.nfe();
@@ -200,6 +211,7 @@ SampleResult ddim_sample(Denoiser& model, const Process& process, const std::vec
   GuidedModel m(model, process, opt.guidance);
   Tensor x = initial_sample(process, ts[0], shape, gen, opt);
   SampleResult r;
+  report_step(opt, x, 0, static_cast<int64_t>(ts.size()));
   for (size_t i = 0; i < ts.size(); ++i) {
     const double t = ts[i];
     const bool last = i + 1 == ts.size();
@@ -216,6 +228,7 @@ SampleResult ddim_sample(Denoiser& model, const Process& process, const std::vec
     if (c > 0) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), c));
     x = inpaint(x, a_s, s_s, gen, opt);
     ++r.steps;
+    report_step(opt, x, r.steps, static_cast<int64_t>(ts.size()));
   }
   r.x = inpaint(x, 1.0, 0.0, gen, opt);
   r.nfe = m.nfe();
@@ -239,6 +252,7 @@ SampleResult dpm_solver_pp_2m(Denoiser& model, const Process& process, const Sha
   GuidedModel m(model, process, opt.common.guidance);
   Tensor x = initial_sample(process, ts[0], shape, gen, opt.common);
   SampleResult r;
+  report_step(opt.common, x, 0, static_cast<int64_t>(ts.size()));
   Tensor x0_prev;      // x0 prediction at the previous time
   double h_prev = 0;   // previous step size in lambda
   for (size_t i = 0; i < ts.size(); ++i) {
@@ -264,6 +278,7 @@ SampleResult dpm_solver_pp_2m(Denoiser& model, const Process& process, const Sha
     if (i + 1 == ts.size()) x = inpaint(x, 1.0, 0.0, gen, opt.common);
     x0_prev = x0;
     ++r.steps;
+    report_step(opt.common, x, r.steps, static_cast<int64_t>(ts.size()));
   }
   r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
@@ -281,6 +296,7 @@ SampleResult sde_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
   GuidedModel m(model, sde, opt.common.guidance);
   Tensor x = initial_sample(sde, grid[0], shape, gen, opt.common);
   SampleResult r;
+  report_step(opt.common, x, 0, opt.steps);
   for (int64_t i = 0; i < opt.steps; ++i) {
     const double t = grid[i], dt = grid[i] - grid[i + 1];  // dt > 0, time runs backwards
     const double g = sde.diffusion(t);
@@ -291,6 +307,7 @@ SampleResult sde_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     if (i + 1 < opt.steps) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), g * std::sqrt(dt)));
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
+    report_step(opt.common, x, r.steps, opt.steps);
   }
   r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
@@ -427,6 +444,7 @@ SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     return r;
   }
   std::vector<double> grid = uniform_grid(t_start, end_time(sde, opt.common), opt.steps);
+  report_step(opt.common, x, 0, opt.steps);
   for (int64_t i = 0; i < opt.steps; ++i) {
     const double t = grid[i], h = grid[i + 1] - grid[i];  // h < 0
     Tensor k1 = ode_drift(m, sde, x, t);
@@ -448,6 +466,7 @@ SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     }
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
+    report_step(opt.common, x, r.steps, opt.steps);
   }
   r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();
@@ -466,6 +485,7 @@ SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, G
   GuidedModel m(model, sde, opt.common.guidance);
   Tensor x = initial_sample(sde, grid[0], shape, gen, opt.common);
   SampleResult r;
+  report_step(opt.common, x, 0, opt.steps);
   for (int64_t i = 0; i < opt.steps; ++i) {
     const double t = grid[i], dt = grid[i] - grid[i + 1];
     const bool last = i + 1 == opt.steps;
@@ -492,6 +512,7 @@ SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, G
     }
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
+    report_step(opt.common, x, r.steps, opt.steps);
   }
   r.x = inpaint(x, 1.0, 0.0, gen, opt.common);
   r.nfe = m.nfe();

@@ -38,6 +38,11 @@ struct SampleOptions {
   // SDE samplers (reverse SDE, ODE, predictor-corrector): stop at this time
   // instead of at eps, to look at intermediate marginals p_t (< 0: eps).
   double t_end = -1;
+  // Called with the starting sample (step 0) and after every solver step
+  // with the current sample, the number of steps taken and the number
+  // planned (to record the denoising trajectory, or for a progress bar).
+  // Not called by the adaptive RK45 solver.
+  std::function<void(const Tensor& x, int64_t step, int64_t total)> on_step;
 };
 
 struct SampleResult {

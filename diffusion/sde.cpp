@@ -113,6 +113,8 @@ SDE::Discretized SDE::discretize(double t, double dt) const {
   switch (cfg_.kind) {
     case SDEKind::VP: {
       const double b = beta(t) * dt;                    // beta_i = beta(t) / N
+      DRIFT_CHECK(b < 1.0, "VP SDE: the discretisation x_{i+1} = sqrt(1 - beta_i) x_i + sqrt(beta_i) z needs ",
+                  "beta_i = beta(t) dt < 1, got beta(", t, ") * ", dt, " = ", b, " (take more steps)");
       return {std::sqrt(1.0 - b) - 1.0, std::sqrt(b)};  // x_{i+1} = sqrt(1 - beta_i) x_i + sqrt(beta_i) z
     }
     case SDEKind::VE: {
@@ -125,7 +127,11 @@ SDE::Discretized SDE::discretize(double t, double dt) const {
 }
 
 double SDE::langevin_alpha(double t, double dt) const {
-  return cfg_.kind == SDEKind::VP ? 1.0 - beta(t) * dt : 1.0;
+  if (cfg_.kind != SDEKind::VP) return 1.0;
+  const double a = 1.0 - beta(t) * dt;  // alpha_i = 1 - beta_i
+  DRIFT_CHECK(a > 0.0, "VP SDE: Langevin step size needs alpha_i = 1 - beta(t) dt > 0, got 1 - beta(", t, ") * ", dt,
+              " = ", a, " (take more steps)");
+  return a;
 }
 
 }  // namespace drift::diffusion

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "diffusion/metrics.h"
 #include "diffusion/oracle.h"
@@ -116,15 +117,73 @@ TEST(OracleSamplers, EvaluationCounts) {
   se.steps = 10;
   EXPECT_EQ(sde_sample(ov, vp, sh, g, se).nfe, 10);
   PcOptions pc;
-  pc.steps = 10;
+  pc.steps = 25;  // the VP discretisation needs beta(t) dt < 1: beta_max = 20, so more than 20 steps
   pc.corrector_steps = 2;
-  EXPECT_EQ(pc_sample(ov, vp, sh, g, pc).nfe, 30);
+  EXPECT_EQ(pc_sample(ov, vp, sh, g, pc).nfe, 75);
   // Guidance with scale != 1 costs two evaluations per step.
   d.common.guidance.labels = ops::zeros({64}, DType::Int64);
   d.common.guidance.scale = 2.0;
   SampleResult rg = ddim_sample(o, s, sh, g, d);
   EXPECT_EQ(rg.nfe, 20);
   EXPECT_EQ(o.calls(), 100 + 10 + 10 + 20);
+}
+
+// The per-step hook sees the starting sample (step 0), then every step with
+// the planned total; its last sample is the result.
+TEST(OracleSamplers, StepHookSeesEveryStep) {
+  DiscreteSchedule s = DiscreteSchedule::linear(100, 1e-3, 0.2);
+  SDE vp = SDE::vp();
+  GaussianMixture mix = demo_mixture_1d();
+  OracleDenoiser o(mix, s), ov(mix, vp);
+  const Shape sh = {16, 1};
+  std::vector<int64_t> steps;
+  Tensor last;
+  auto hook = [&](const Tensor& x, int64_t step, int64_t total) {
+    steps.push_back(step);
+    EXPECT_EQ(x.shape(), sh);
+    last = ops::clone(x);
+    (void)total;
+  };
+  auto check = [&](const SampleResult& r, int64_t total, const char* name) {
+    ASSERT_EQ(static_cast<int64_t>(steps.size()), total + 1) << name;
+    for (int64_t i = 0; i <= total; ++i) EXPECT_EQ(steps[i], i) << name;
+    EXPECT_EQ(ops::max_abs_diff(last, r.x), 0.0) << name << ": the last step's sample is the result";
+    steps.clear();
+  };
+  Generator g(3);
+  SampleOptions c;
+  c.on_step = [&](const Tensor& x, int64_t step, int64_t total) {
+    EXPECT_EQ(total, 100);
+    hook(x, step, total);
+  };
+  check(ddpm_sample(o, s, sh, g, DdpmVariance::Beta, c), 100, "ddpm");
+  DdimOptions d;
+  d.steps = 7;
+  d.common.on_step = [&](const Tensor& x, int64_t step, int64_t total) {
+    EXPECT_EQ(total, 7);
+    hook(x, step, total);
+  };
+  check(ddim_sample(o, s, sh, g, d), 7, "ddim");
+  DpmSolverOptions dp;
+  dp.steps = 5;
+  dp.common.on_step = hook;
+  check(dpm_solver_pp_2m(o, s, sh, g, dp), 5, "dpm-solver++");
+  SdeSamplerOptions se;
+  se.steps = 6;
+  se.common.on_step = hook;
+  check(sde_sample(ov, vp, sh, g, se), 6, "sde");
+  OdeOptions od;
+  od.steps = 4;
+  od.solver = OdeSolver::Heun;
+  od.common.on_step = hook;
+  check(ode_sample(ov, vp, sh, g, od), 4, "ode heun");
+  PcOptions pc;
+  pc.steps = 20;
+  pc.common.on_step = hook;
+  check(pc_sample(ov, vp, sh, g, pc), 20, "pc");
+  // Too few steps for the VP discretisation (beta(t) dt >= 1): an error, not NaN samples.
+  pc.steps = 3;
+  EXPECT_THROW(pc_sample(ov, vp, sh, g, pc), Error);
 }
 
 // DDIM with eta = 1 over all T steps is DDPM with sigma_t^2 = beta_tilde_t,

@@ -41,9 +41,7 @@ void run_sample(const SampleCmdArgs& a) {
   Generator gen(a.s.seed);
   auto t0 = std::chrono::steady_clock::now();
   if (!a.trajectory.empty()) {
-    DRIFT_CHECK(st.kind == SamplerKind::DDIM, "--trajectory is recorded with --sampler ddim (got ",
-                sampler_name(st.kind), ")");
-    std::vector<Tensor> frames = ddim_trajectory(den, schedule, shape, gen, st, common, a.frames);
+    std::vector<Tensor> frames = sample_trajectory(den, schedule, shape, gen, st, common, a.frames);
     save_trajectory_strip(a.trajectory, frames);
     save_grid(a.out, ops::clamp(ops::to(frames.back(), Device::CPU), -1.0, 1.0), nrow);
     std::printf("wrote %s and trajectory %s (%zu frames)\n", a.out.c_str(), a.trajectory.c_str(), frames.size());
@@ -67,7 +65,7 @@ void add_sample_command(CLI::App& app) {
   add_sampler_options(cmd, a->s);
   cmd->add_option("--out,-o", a->out, "output PNG grid")->capture_default_str();
   cmd->add_option("--nrow", a->nrow, "images per grid row (default: square)");
-  cmd->add_option("--trajectory", a->trajectory, "also write a strip of intermediate samples (ddim)");
+  cmd->add_option("--trajectory", a->trajectory, "also write a strip of intermediate samples");
   cmd->add_option("--frames", a->frames, "frames in the trajectory strip")->capture_default_str();
   cmd->callback([a] { run_sample(*a); });
 }

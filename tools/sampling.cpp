@@ -96,35 +96,25 @@ SampleResult run_sampler(Denoiser& model, const DiscreteSchedule& schedule, cons
   return pc_sample(timed, sde, shape, gen, o);
 }
 
-std::vector<Tensor> ddim_trajectory(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape,
-                                    Generator& gen, const SamplerSettings& st, const SampleOptions& opt,
-                                    int64_t frames) {
-  NoGradGuard no_grad;
+std::vector<Tensor> sample_trajectory(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape,
+                                      Generator& gen, const SamplerSettings& st, const SampleOptions& common,
+                                      int64_t frames) {
   DRIFT_CHECK(frames >= 2, "trajectory: expected at least 2 frames, got ", frames);
-  std::vector<double> ts = make_timesteps(schedule, st.steps, st.spacing);
-  GuidedModel m(model, schedule, opt.guidance);
-  Tensor x = ops::randn(shape, gen, opt.dtype, opt.device);
-  const int64_t n = static_cast<int64_t>(ts.size());
-  std::vector<Tensor> out = {ops::to(x, Device::CPU)};  // frames are kept on the host
-  int64_t next_frame = 1;
-  for (int64_t i = 0; i < n; ++i) {
-    const double t = ts[i];
-    const bool last = i + 1 == n;
-    const double a_t = schedule.alpha(t), s_t = schedule.sigma(t);
-    const double a_s = last ? 1.0 : schedule.alpha(ts[i + 1]), s_s = last ? 0.0 : schedule.sigma(ts[i + 1]);
-    GuidedModel::Pred p = m.eps_x0(x, t);
-    // c = eta sigma_s sigma_{t|s} / sigma_t; x_s = alpha_s x0 + sqrt(sigma_s^2 - c^2) eps + c z  (DDIM eq. 12, 16)
-    const double ratio = a_t / a_s;
-    const double s_ts = std::sqrt(std::max(0.0, s_t * s_t - ratio * ratio * s_s * s_s));
-    const double c = st.eta * s_s * s_ts / s_t;
-    x = add(mul(p.x0, a_s), mul(p.eps, std::sqrt(std::max(0.0, s_s * s_s - c * c))));
-    if (c > 0) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), c));
-    // Frame k of frames-1 is taken after step round(k n / (frames-1)).
-    while (next_frame < frames && (i + 1) * (frames - 1) >= next_frame * n) {
+  DRIFT_CHECK(!(st.kind == SamplerKind::ODE && st.solver == OdeSolver::RK45),
+              "trajectory: the adaptive RK45 solver has no fixed steps to record; use --solver euler, heun or rk4");
+  std::vector<Tensor> out;
+  int64_t next_frame = 0;
+  SampleOptions opt = common;
+  opt.on_step = [&](const Tensor& x, int64_t step, int64_t total) {
+    // Frame k of frames-1 is taken after step round(k total / (frames-1)) (frame 0: the noise).
+    while (next_frame < frames && step * (frames - 1) >= next_frame * total) {
       out.push_back(ops::to(ops::clamp(x, -1.0, 1.0), Device::CPU));
       ++next_frame;
     }
-  }
+  };
+  run_sampler(model, schedule, shape, gen, st, opt);
+  DRIFT_CHECK(static_cast<int64_t>(out.size()) == frames, "trajectory: recorded ", out.size(), " frames, expected ",
+              frames);
   return out;
 }
 

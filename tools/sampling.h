@@ -35,9 +35,10 @@ diffusion::SampleResult run_sampler(diffusion::Denoiser& model, const diffusion:
                                     const Shape& shape, Generator& gen, const SamplerSettings& settings,
                                     const diffusion::SampleOptions& common);
 
-// DDIM that also records the sample after each of `frames` evenly spaced
-// steps (first frame: the starting noise; last: the result), for trajectory strips.
-std::vector<Tensor> ddim_trajectory(diffusion::Denoiser& model, const diffusion::DiscreteSchedule& schedule,
+// Runs the chosen sampler (any but the adaptive RK45 ODE solver) and records
+// the sample at `frames` evenly spaced steps (first frame: the starting noise;
+// last: the result), for trajectory strips. Frames are on the host.
+std::vector<Tensor> sample_trajectory(diffusion::Denoiser& model, const diffusion::DiscreteSchedule& schedule,
                                     const Shape& shape, Generator& gen, const SamplerSettings& settings,
                                     const diffusion::SampleOptions& common, int64_t frames);
 
