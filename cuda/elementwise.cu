@@ -34,6 +34,13 @@ struct MaximumOp {
 struct MinimumOp {
   template <class T> __device__ T operator()(T a, T b) const { return a != a ? a : (b != b ? b : (a < b ? a : b)); }
 };
+// dx = g s (1 + x (1 - s)), s = sigmoid(x)  (autograd's silu backward, one pass)
+struct SiluBackwardOp : FloatOnlyOp {
+  template <class T> __device__ T operator()(T g, T x) const {
+    const T s = T(1) / (T(1) + exp(-x));
+    return g * s * (T(1) + x * (T(1) - s));
+  }
+};
 struct EqOp { template <class T> __device__ T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
 struct NeOp { template <class T> __device__ T operator()(T a, T b) const { return a != b ? T(1) : T(0); } };
 struct LtOp { template <class T> __device__ T operator()(T a, T b) const { return a < b ? T(1) : T(0); } };
@@ -251,6 +258,7 @@ void register_elementwise_kernels(Backend& b) {
   set(OpKind::Div, [](const KernelArgs& a) { run_binary<DivOp>(a, "Div"); });
   set(OpKind::Pow, [](const KernelArgs& a) { run_binary<PowOp>(a, "Pow"); });
   set(OpKind::Maximum, [](const KernelArgs& a) { run_binary<MaximumOp>(a, "Maximum"); });
+  set(OpKind::SiluBackward, [](const KernelArgs& a) { run_binary<SiluBackwardOp>(a, "SiluBackward"); });
   set(OpKind::Minimum, [](const KernelArgs& a) { run_binary<MinimumOp>(a, "Minimum"); });
   set(OpKind::Eq, [](const KernelArgs& a) { run_binary<EqOp>(a, "Eq"); });
   set(OpKind::Ne, [](const KernelArgs& a) { run_binary<NeOp>(a, "Ne"); });

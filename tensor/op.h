@@ -18,6 +18,8 @@ namespace drift {
   X(Pow, elementwise) X(Maximum, elementwise) X(Minimum, elementwise)  \
   X(Eq, elementwise) X(Ne, elementwise) X(Lt, elementwise) X(Le, elementwise) \
   X(Gt, elementwise) X(Ge, elementwise) X(Where, elementwise)          \
+  /* fused backward of an elementwise op: in = {grad, x} */            \
+  X(SiluBackward, elementwise)                                         \
   /* unary elementwise */                                              \
   X(Neg, elementwise) X(Abs, elementwise) X(Sign, elementwise) X(Exp, elementwise) \
   X(Log, elementwise) X(Sqrt, elementwise) X(Rsqrt, elementwise) X(Sin, elementwise) \
@@ -48,7 +50,7 @@ enum class OpKind : int {
 constexpr int kNumOps = static_cast<int>(OpKind::Count);
 // Update this when the list changes: it makes an added op a deliberate act
 // that shows up in review together with its kernels (as ggml does).
-static_assert(kNumOps == 57, "op list changed: register the new op in every backend and update this count");
+static_assert(kNumOps == 58, "op list changed: register the new op in every backend and update this count");
 
 const char* op_name(OpKind op);
 const char* op_family(OpKind op);

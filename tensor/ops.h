@@ -84,6 +84,9 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 Tensor pow(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
+// grad * d silu(x)/dx = grad s (1 + x (1 - s)), s = sigmoid(x), in one kernel
+// (the backward of silu; broadcasts like the other binary ops).
+Tensor silu_backward(const Tensor& grad, const Tensor& x);
 Tensor minimum(const Tensor& a, const Tensor& b);
 // Comparisons give 1 or 0 in the inputs' dtype.
 Tensor eq(const Tensor& a, const Tensor& b);

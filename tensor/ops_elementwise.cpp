@@ -77,6 +77,7 @@ Tensor mul(const Tensor& a, const Tensor& b) { return binary(OpKind::Mul, a, b);
 Tensor div(const Tensor& a, const Tensor& b) { return binary(OpKind::Div, a, b); }
 Tensor pow(const Tensor& a, const Tensor& b) { return binary(OpKind::Pow, a, b); }
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary(OpKind::Maximum, a, b); }
+Tensor silu_backward(const Tensor& grad, const Tensor& x) { return binary(OpKind::SiluBackward, grad, x); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary(OpKind::Minimum, a, b); }
 Tensor eq(const Tensor& a, const Tensor& b) { return binary(OpKind::Eq, a, b); }
 Tensor ne(const Tensor& a, const Tensor& b) { return binary(OpKind::Ne, a, b); }

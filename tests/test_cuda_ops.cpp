@@ -264,6 +264,7 @@ TEST(CudaElementwise, BinaryOpsBroadcastAndStrides) {
       {"div", [](const Tensor& a, const Tensor& b) { return ops::div(a, b); }},
       {"maximum", [](const Tensor& a, const Tensor& b) { return ops::maximum(a, b); }},
       {"minimum", [](const Tensor& a, const Tensor& b) { return ops::minimum(a, b); }},
+      {"silu_backward", [](const Tensor& a, const Tensor& b) { return ops::silu_backward(a, b); }},
       {"eq", [](const Tensor& a, const Tensor& b) { return ops::eq(a, b); }},
       {"ne", [](const Tensor& a, const Tensor& b) { return ops::ne(a, b); }},
       {"lt", [](const Tensor& a, const Tensor& b) { return ops::lt(a, b); }},

@@ -181,6 +181,34 @@ TEST(TensorElementwise, UnaryOpsMatchLibm) {
   }
 }
 
+// The fused silu backward against g s (1 + x (1 - s)) in double, with a
+// broadcast gradient, large magnitudes (saturation) and both dtypes.
+TEST(TensorElementwise, SiluBackwardMatchesFormula) {
+  std::vector<double> xs;
+  for (int i = -40; i <= 40; ++i) xs.push_back(0.37 * i);
+  xs.push_back(90.0);
+  xs.push_back(-90.0);
+  const int64_t n = static_cast<int64_t>(xs.size());
+  std::vector<double> gs = {0.5, -2.0};
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Tensor x = ops::to(ops::from_vector(xs, {1, n}), dt);
+    Tensor g = ops::to(ops::from_vector(gs, {2, 1}), dt);  // broadcasts to [2, n]
+    Tensor dx = ops::silu_backward(g, x);
+    ASSERT_EQ(dx.shape(), (Shape{2, n}));
+    std::vector<double> got = vals(dx), want;
+    std::vector<double> xin = vals(x);
+    for (double gv : gs)
+      for (double xv : xin) {
+        const double s = 1 / (1 + std::exp(-xv));
+        want.push_back(gv * s * (1 + xv * (1 - s)));
+      }
+    expect_near_all(got, want, dt == DType::Float32 ? 2e-6 : 1e-14, dt == DType::Float32 ? 1e-7 : 1e-15);
+  }
+  EXPECT_THROW(ops::silu_backward(ops::zeros({3}), ops::zeros({4})), Error);                      // shapes
+  EXPECT_THROW(ops::silu_backward(ops::zeros({3}, DType::Int64), ops::zeros({3}, DType::Int64)), Error);  // dtype
+}
+
 TEST(TensorElementwise, ExpEdgeCases) {
   const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
   Tensor x = ops::from_vector(std::vector<float>{0.0f, 1.0f, -1.0f, 100.0f, -100.0f, (float)inf, (float)-inf, (float)nan}, {8});
