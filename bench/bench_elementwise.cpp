@@ -56,6 +56,34 @@ void BM_Silu(benchmark::State& state) {
 }
 BENCHMARK(BM_Silu)->Apply(args);
 
+// The fused silu backward: dx = g s (1 + x (1 - s)), reads g and x, writes dx.
+void BM_SiluBackward(benchmark::State& state) {
+  Tensor g = input(nchw(state)), x = input(nchw(state));
+  for (auto _ : state) benchmark::DoNotOptimize(ops::silu_backward(g, x));
+  state.SetBytesProcessed(state.iterations() * x.numel() * 4 * 3);
+  state.SetItemsProcessed(state.iterations() * x.numel());
+}
+BENCHMARK(BM_SiluBackward)->Apply(args);
+
+// Dropout's mask: u ~ U[0, 1) (Philox), then u >= p.
+void BM_RandUniform(benchmark::State& state) {
+  Generator gen(2);
+  const Shape s = nchw(state);
+  for (auto _ : state) benchmark::DoNotOptimize(ops::rand(s, gen));
+  state.SetBytesProcessed(state.iterations() * shape_numel(s) * 4);
+  state.SetItemsProcessed(state.iterations() * shape_numel(s));
+}
+BENCHMARK(BM_RandUniform)->Apply(args);
+
+void BM_GeScalar(benchmark::State& state) {
+  Tensor x = input(nchw(state));
+  Tensor p = ops::full({}, 0.1);
+  for (auto _ : state) benchmark::DoNotOptimize(ops::ge(x, p));
+  state.SetBytesProcessed(state.iterations() * x.numel() * 4 * 2);
+  state.SetItemsProcessed(state.iterations() * x.numel());
+}
+BENCHMARK(BM_GeScalar)->Apply(args);
+
 void BM_Gelu(benchmark::State& state) {
   Tensor a = input(nchw(state));
   for (auto _ : state) benchmark::DoNotOptimize(ops::gelu(a));

@@ -56,6 +56,7 @@ struct Timing {
 // Runs fn kWarmup times untimed, then `iters` times.
 Timing time_ms(const std::function<void()>& fn, int iters) {
   for (int i = 0; i < kWarmup; ++i) fn();
+  profiler::reset();  // DRIFT_PROFILE tables count the timed runs only
   std::vector<double> ms;
   double c0 = cpu_seconds(), w0 = now_s();
   for (int i = 0; i < iters; ++i) {
@@ -96,8 +97,8 @@ Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, Device devic
   return x;
 }
 
-// With DRIFT_PROFILE set: the kernel table of the phase just run (warm-up
-// included), then a fresh start for the next phase.
+// With DRIFT_PROFILE set: the kernel table of the phase just run (its timed
+// runs, without the warm-up), then a fresh start for the next phase.
 void print_phase_profile(const char* phase) {
   if (profiler::mode() == profiler::Mode::Off) return;
   std::printf("---- profile of phase: %s ----%s\n", phase, profiler::report().c_str());
