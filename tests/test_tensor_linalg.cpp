@@ -293,6 +293,39 @@ TEST(TensorMatmul, FastSgemmMatchesNaiveLoop) {
   }
 }
 
+// float32 matmul (drift's AVX-512 GEMM where built: batch entries over the
+// threads, or one product split by columns) against float64 matmul (the
+// OpenBLAS reference path) on the same float-rounded inputs: attention-shaped
+// batches with transposed operands, a single product large enough to be split
+// over threads, a linear layer x @ W^T.
+TEST(TensorMatmul, MatmulFloat32MatchesFloat64Reference) {
+  struct Case {
+    Shape a, b;
+    bool ta, tb;  // pass a / b as transposed views of stored [.., K, M] / [.., N, K]
+  };
+  const std::vector<Case> cases = {
+      {{6, 70, 50}, {6, 50, 90}, false, false},  // batched
+      {{6, 70, 50}, {6, 50, 90}, true, false},   // q^T k
+      {{6, 70, 50}, {6, 50, 90}, false, true},   // v attn^T
+      {{1, 100, 60}, {1, 60, 200}, false, false},  // one product, split by columns
+      {{1, 100, 60}, {1, 60, 200}, true, true},
+      {{1, 16, 256}, {1, 256, 130}, false, true},  // x @ W^T
+  };
+  int seed = 50;
+  for (const Case& c : cases) {
+    const int64_t B = c.a[0], M = c.a[1], K = c.a[2], N = c.b[2];
+    Tensor a32 = c.ta ? ops::transpose(random_tensor({B, K, M}, seed++, DType::Float32), 1, 2)
+                      : random_tensor({B, M, K}, seed++, DType::Float32);
+    Tensor b32 = c.tb ? ops::transpose(random_tensor({B, N, K}, seed++, DType::Float32), 1, 2)
+                      : random_tensor({B, K, N}, seed++, DType::Float32);
+    Tensor got = ops::matmul(a32, b32);
+    Tensor want = ops::matmul(ops::to(a32, DType::Float64), ops::to(b32, DType::Float64));
+    ASSERT_EQ(got.shape(), (Shape{B, M, N}));
+    expect_near_all(vals(got), vals(want), 1e-5 * std::sqrt(double(K)),
+                    str("matmul ", shape_str(c.a), " @ ", shape_str(c.b), " trans ", c.ta, c.tb));
+  }
+}
+
 TEST(TensorMatmul, EmptyInnerDimGivesZeros) {
   Tensor c = ops::matmul(ops::zeros({3, 0}), ops::zeros({0, 2}));
   EXPECT_EQ(c.shape(), (Shape{3, 2}));

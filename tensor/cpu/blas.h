@@ -35,5 +35,9 @@ inline void gemm<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
 bool fast_sgemm_available();
 void fast_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                 const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc);
+// The same split over the OpenMP threads by blocks of 48 columns of C (each
+// thread runs fast_sgemm on its block). Call it outside a parallel region.
+void fast_sgemm_threaded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                         const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc);
 
 }  // namespace drift::cpu

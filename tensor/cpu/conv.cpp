@@ -157,18 +157,10 @@ void conv_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, in
                bool accumulate, T* C, int64_t ldc, bool parallel) {
   if constexpr (std::is_same_v<T, float>) {
     if (fast_sgemm_available()) {
-      if (!parallel) {
+      if (parallel)
+        fast_sgemm_threaded(ta, tb, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
+      else
         fast_sgemm(ta, tb, M, N, K, A, lda, B, ldb, accumulate, C, ldc);
-        return;
-      }
-#pragma omp parallel
-      {
-        const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        const int64_t per = ((N + nt - 1) / nt + 47) / 48 * 48;  // whole 48-column strips
-        const int64_t j0 = std::min(N, tid * per), j1 = std::min(N, j0 + per);
-        if (j1 > j0)
-          fast_sgemm(ta, tb, M, j1 - j0, K, A, lda, tb ? B + j0 * ldb : B + j0, ldb, accumulate, C + j0, ldc);
-      }
       return;
     }
   }

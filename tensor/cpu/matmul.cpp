@@ -1,6 +1,14 @@
-// Matmul on the CPU: batched GEMM through OpenBLAS (cblas_sgemm / cblas_dgemm).
+// Matmul on the CPU: batched GEMM.
 //
 //   out[b] = op(a[b]) @ op(b[b])     a: [B, M, K], b: [B, K, N], out: [B, M, N]
+//
+// float32 on an AVX-512 build goes to drift's own GEMM (sgemm_avx512.h):
+// batch entries split over the threads, or the columns of a single product.
+// OpenBLAS (cblas_sgemm / cblas_dgemm) is the reference path: float64 (the
+// gradient checks) and builds without AVX-512. On the U-Net's attention
+// products ([16, 256, 128] @ [16, 128, 256]) OpenBLAS ran at ~25 GFLOP/s
+// with 2 threads here, a tenth of the AVX-512 kernel (bench_ops: BM_Matmul*;
+// tests: TensorLinalg.MatmulFloat32MatchesFloat64Reference).
 //
 // The frontend (tensor/ops_linalg.cpp) hands over 3-D views whose matrices
 // have unit stride in one of their two dims; a transposed view becomes a BLAS
@@ -8,6 +16,8 @@
 // means the matrix is shared by every batch entry (broadcast).
 #include <cblas.h>
 #include <omp.h>
+
+#include <type_traits>
 
 #include "tensor/cpu/blas.h"
 #include "tensor/cpu/kernels.h"
@@ -35,6 +45,28 @@ void matmul_kernel(const KernelArgs& args) {
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   const int64_t sa = a.stride(0), sb = b.stride(0);
+
+  if constexpr (std::is_same_v<T, float>) {
+    if (fast_sgemm_available()) {
+      if (B >= 2 && omp_get_max_threads() > 1) {
+        // Whole products per thread, single-threaded GEMM each.
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < B; ++i)
+          fast_sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
+      } else {
+        // One product (or one thread): columns split over the threads when there are enough of them.
+        const bool split = omp_get_max_threads() > 1 && N >= 96 && 2.0 * double(M) * double(N) * double(K) > 1e6;
+        for (int64_t i = 0; i < B; ++i) {
+          if (split)
+            fast_sgemm_threaded(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false,
+                                c + i * M * N, N);
+          else
+            fast_sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
+        }
+      }
+      return;
+    }
+  }
 
   // One call per batch entry. Small matrices: run the batch entries in
   // parallel, each with single-threaded BLAS (OpenBLAS's OpenMP build runs
