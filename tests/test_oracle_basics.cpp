@@ -138,11 +138,14 @@ TEST(OracleSamplers, StepHookSeesEveryStep) {
   const Shape sh = {16, 1};
   std::vector<int64_t> steps;
   Tensor last;
-  auto hook = [&](const Tensor& x, int64_t step, int64_t total) {
-    steps.push_back(step);
-    EXPECT_EQ(x.shape(), sh);
-    last = ops::clone(x);
-    (void)total;
+  // A hook that records the steps and the latest sample, and expects `want_total` planned steps.
+  auto hook = [&](int64_t want_total) {
+    return [&, want_total](const Tensor& x, int64_t step, int64_t total) {
+      steps.push_back(step);
+      EXPECT_EQ(total, want_total);
+      EXPECT_EQ(x.shape(), sh);
+      last = ops::clone(x);
+    };
   };
   auto check = [&](const SampleResult& r, int64_t total, const char* name) {
     ASSERT_EQ(static_cast<int64_t>(steps.size()), total + 1) << name;
@@ -152,37 +155,32 @@ TEST(OracleSamplers, StepHookSeesEveryStep) {
   };
   Generator g(3);
   SampleOptions c;
-  c.on_step = [&](const Tensor& x, int64_t step, int64_t total) {
-    EXPECT_EQ(total, 100);
-    hook(x, step, total);
-  };
+  c.on_step = hook(100);
   check(ddpm_sample(o, s, sh, g, DdpmVariance::Beta, c), 100, "ddpm");
   DdimOptions d;
   d.steps = 7;
-  d.common.on_step = [&](const Tensor& x, int64_t step, int64_t total) {
-    EXPECT_EQ(total, 7);
-    hook(x, step, total);
-  };
+  d.common.on_step = hook(7);
   check(ddim_sample(o, s, sh, g, d), 7, "ddim");
   DpmSolverOptions dp;
   dp.steps = 5;
-  dp.common.on_step = hook;
+  dp.common.on_step = hook(5);
   check(dpm_solver_pp_2m(o, s, sh, g, dp), 5, "dpm-solver++");
   SdeSamplerOptions se;
   se.steps = 6;
-  se.common.on_step = hook;
+  se.common.on_step = hook(6);
   check(sde_sample(ov, vp, sh, g, se), 6, "sde");
   OdeOptions od;
   od.steps = 4;
   od.solver = OdeSolver::Heun;
-  od.common.on_step = hook;
+  od.common.on_step = hook(4);
   check(ode_sample(ov, vp, sh, g, od), 4, "ode heun");
   PcOptions pc;
   pc.steps = 20;
-  pc.common.on_step = hook;
+  pc.common.on_step = hook(20);
   check(pc_sample(ov, vp, sh, g, pc), 20, "pc");
   // Too few steps for the VP discretisation (beta(t) dt >= 1): an error, not NaN samples.
   pc.steps = 3;
+  pc.common.on_step = nullptr;
   EXPECT_THROW(pc_sample(ov, vp, sh, g, pc), Error);
 }
 
