@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/cuda_skip.h"
+#include "tests/rel_err.h"
 
 #include <cmath>
 #include <string>
@@ -16,23 +17,9 @@
 #include "nn/unet.h"
 #include "tensor/backend.h"
 
+using drift::testing::rel_err;
+
 using namespace drift;
-
-namespace {
-
-
-// max|a - b| / max|b|
-double rel_err(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = ops::to_vector_f64(a), y = ops::to_vector_f64(b);
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    diff = std::max(diff, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
-}  // namespace
 
 TEST(CudaSampling, SameSeedSameInitialNoise) {
   REQUIRE_CUDA();

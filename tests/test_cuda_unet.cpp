@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/cuda_skip.h"
+#include "tests/rel_err.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -20,11 +21,12 @@
 #include "nn/unet.h"
 #include "tensor/backend.h"
 
+using drift::testing::rel_err;
+
 using namespace drift;
 using namespace drift::nn;
 
 namespace {
-
 
 constexpr Device kCuda = Device::CUDA;
 constexpr double kTensorTol = 1e-4;  // as tests/test_parity_unet.cpp (see there)
@@ -34,18 +36,6 @@ constexpr double kLossTol = 1e-5;
 std::string test_data() {
   const char* env = std::getenv("DRIFT_TEST_DATA");
   return env ? std::string(env) : std::string(DRIFT_TEST_DATA);
-}
-
-// max|a - b| / max|b|
-double rel_err(const Tensor& ours, const Tensor& ref) {
-  std::vector<double> a = ops::to_vector_f64(ours), b = ops::to_vector_f64(ref);
-  EXPECT_EQ(a.size(), b.size());
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    diff = std::max(diff, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
 }
 
 }  // namespace

@@ -21,6 +21,9 @@
 
 #include "nn/safetensors.h"
 #include "nn/unet.h"
+#include "tests/rel_err.h"
+
+using drift::testing::rel_err;
 
 using namespace drift;
 using namespace drift::nn;
@@ -29,17 +32,6 @@ namespace {
 
 constexpr double kTensorTol = 1e-4;
 constexpr double kLossTol = 1e-5;
-
-// max|a - b| / max|b|
-double rel_err(const Tensor& ours, const Tensor& ref) {
-  std::vector<double> a = ops::to_vector_f64(ours), b = ops::to_vector_f64(ref);
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
 
 void check_parity(const std::string& dir, const UNetConfig& cfg) {
   UNet net(cfg);
