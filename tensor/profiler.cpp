@@ -20,7 +20,7 @@ struct Entry {
 
 struct State {
   std::mutex mu;
-  std::map<std::string, Entry> entries;  // key: "op [device] (shape)"
+  std::map<std::string, Entry> entries;  // key: "Op", "Op [cuda]", with shapes "Op [a shape] x [b shape]"
   ~State() {
     // Printed when the program exits (static destruction).
     std::string r = report_locked();

@@ -6,9 +6,10 @@
 // batch entries split over the threads, or the columns of a single product.
 // OpenBLAS (cblas_sgemm / cblas_dgemm) is the reference path: float64 (the
 // gradient checks) and builds without AVX-512. On the U-Net's attention
-// products ([16, 256, 128] @ [16, 128, 256]) OpenBLAS ran at ~25 GFLOP/s
-// with 2 threads here, a tenth of the AVX-512 kernel (bench_ops: BM_Matmul*;
-// tests: TensorLinalg.MatmulFloat32MatchesFloat64Reference).
+// products ([16, 256, 128] @ [16, 128, 256], 2 threads) OpenBLAS ran at
+// ~126 GFLOP/s alone and ~25 inside the model, the AVX-512 kernel at ~325
+// (bench_ops --benchmark_filter=Matmul; test:
+// TensorMatmul.MatmulFloat32MatchesFloat64Reference).
 //
 // The frontend (tensor/ops_linalg.cpp) hands over 3-D views whose matrices
 // have unit stride in one of their two dims; a transposed view becomes a BLAS
@@ -54,15 +55,12 @@ void matmul_kernel(const KernelArgs& args) {
         for (int64_t i = 0; i < B; ++i)
           fast_sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
       } else {
-        // One product (or one thread): columns split over the threads when there are enough of them.
+        // One product (or one thread): its columns split over the threads when
+        // there are at least two 48-column strips and ~1 MFLOP of work.
         const bool split = omp_get_max_threads() > 1 && N >= 96 && 2.0 * double(M) * double(N) * double(K) > 1e6;
-        for (int64_t i = 0; i < B; ++i) {
-          if (split)
-            fast_sgemm_threaded(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false,
-                                c + i * M * N, N);
-          else
-            fast_sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
-        }
+        auto* gemm_fn = split ? fast_sgemm_threaded : fast_sgemm;
+        for (int64_t i = 0; i < B; ++i)
+          gemm_fn(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
       }
       return;
     }
