@@ -30,6 +30,18 @@ const std::string& meta_get(const Metadata& meta, const std::string& key, const 
   return it->second;
 }
 
+// A step count: decimal digits only (no sign, no spaces), at most int64.
+bool parse_step(const std::string& text, int64_t& out) {
+  if (text.empty() || text.size() > 19) return false;
+  int64_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return false;
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, ch - '0', &v)) return false;
+  }
+  out = v;
+  return true;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingState& s) {
@@ -62,16 +74,18 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
   DRIFT_CHECK(meta_get(meta, "format", path) == kFormat, "load_checkpoint: '", path, "' has format '",
               meta.at("format"), "', expected '", kFormat, "'");
 
-  // 1. Parse and check every part.
-  int64_t step = 0;
-  try {
-    step = std::stoll(meta_get(meta, "step", path));
-  } catch (const std::logic_error&) {
-    throw Error(str("load_checkpoint: '", path, "' has a step that is not an integer: '", meta.at("step"), "'"));
-  }
+  // 1. Parse and check every part; nothing is changed until all of it fits.
   const std::string where = str("load_checkpoint: '", path, "': ");
+  const std::string& step_text = meta_get(meta, "step", path);
+  int64_t step = 0;
+  DRIFT_CHECK(parse_step(step_text, step), where, "the step must be an integer in [0, 2^63), found '",
+              step_text.substr(0, 40), step_text.size() > 40 ? "...'" : "'");
+  const std::string& config = meta_get(meta, "config", path);
   NamedTensors model_t = with_prefix(c.tensors, "model."), ema_t = with_prefix(c.tensors, "ema."),
                optim_t = with_prefix(c.tensors, "optim.");
+  for (const auto& [n, t] : c.tensors)
+    DRIFT_CHECK(n.rfind("model.", 0) == 0 || n.rfind("ema.", 0) == 0 || n.rfind("optim.", 0) == 0, where,
+                "tensor '", n, "' is not a model., ema. or optim. entry");
   try {
     s.model->check_state_dict(model_t, true);
     if (s.ema) s.ema->check_state(ema_t);
@@ -84,20 +98,24 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
               "the file holds optimizer state but no optimizer was given to load it into");
   std::vector<std::pair<Generator*, Generator>> rng;
   for (auto& [n, g] : all_generators(s)) {
-    std::istringstream is(meta_get(meta, "rng." + n, path));
+    const std::string& text = meta_get(meta, "rng." + n, path);
+    std::istringstream is(text);
     Generator v;
-    DRIFT_CHECK(static_cast<bool>(is >> v.seed >> v.offset), where, "generator 'rng.", n,
-                "' is not '<seed> <offset>': '", meta.at("rng." + n), "'");
+    std::string rest;
+    DRIFT_CHECK(static_cast<bool>(is >> v.seed >> v.offset) && !(is >> rest) && text.find('-') == std::string::npos,
+                where, "generator 'rng.", n, "' is not '<seed> <offset>' (two unsigned integers): '",
+                text.substr(0, 80), "'");
     rng.emplace_back(g, v);
   }
 
-  // 2. Apply.
+  // 2. Apply (everything above has been checked, so these do not throw on
+  // the file's contents).
   s.model->load_state_dict(model_t, true);
   if (s.ema) s.ema->load_state(ema_t);
   if (s.optimizer) s.optimizer->load_state(optim_t, meta.at("optimizer"));
   for (auto& [g, v] : rng) *g = v;
   s.step = step;
-  s.config_json = meta_get(meta, "config", path);
+  s.config_json = config;
 }
 
 }  // namespace drift::nn

@@ -5,6 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "nn/json_bounded.h"
+
 namespace drift::nn {
 
 // ---------------------------------------------------------------- Optimizer
@@ -70,46 +72,63 @@ std::string Optimizer::state_json() const {
   return j.dump();
 }
 
-void Optimizer::check_state(const NamedTensors& tensors, const std::string& text) const {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw Error(str(type_name_, "::load_state: the state JSON is not valid (", e.what(), ")"));
-  }
-  DRIFT_CHECK(j.is_object() && j.contains("type") && j.contains("lr") && j.contains("step"), type_name_,
-              "::load_state: expected {type, lr, step, ...}, got ", text);
-  DRIFT_CHECK(j["type"] == type_name_, type_name_, "::load_state: the saved state is of a ",
-              j["type"].dump(), " optimizer");
-  std::map<std::string, Tensor> given(tensors.begin(), tensors.end());
+Optimizer::SavedScalars Optimizer::parse_state(const NamedTensors& tensors, const std::string& text) const {
+  const std::string where = type_name_ + "::load_state: ";
+  // The text comes from a file: bounded before anything dumps or copies it.
+  nlohmann::json j = parse_json_bounded(text, where + "the optimizer state", JsonLimits{1 << 20, 8});
+  DRIFT_CHECK(j.is_object() && j.contains("type") && j.contains("lr") && j.contains("step"), where,
+              "expected a JSON object {type, lr, step, ...}, got ", json_excerpt(j));
+  DRIFT_CHECK(j["type"].is_string() && j["type"].get<std::string>() == type_name_, where,
+              "the saved state is of a ", json_excerpt(j["type"]), " optimizer");
+  SavedScalars out;
+  DRIFT_CHECK(j["lr"].is_number() && std::isfinite(j["lr"].get<double>()) && j["lr"].get<double>() >= 0, where,
+              "'lr' must be a finite number >= 0, found ", json_excerpt(j["lr"]));
+  out.lr = j["lr"].get<double>();
+  // is_number_integer covers both signed and unsigned; an unsigned value past
+  // int64 would turn negative below and is refused.
+  DRIFT_CHECK(j["step"].is_number_integer() && (j["step"].is_number_unsigned()
+                                                    ? j["step"].get<uint64_t>() <= uint64_t{INT64_MAX}
+                                                    : j["step"].get<int64_t>() >= 0),
+              where, "'step' must be an integer >= 0, found ", json_excerpt(j["step"]));
+  out.step = j["step"].get<int64_t>();
+
+  std::map<std::string, Tensor> given;
+  for (const auto& [n, t] : tensors)
+    DRIFT_CHECK(given.emplace(n, t).second, where, "state '", n, "' appears twice");
   std::vector<std::string> names = slot_names();
   for (size_t s = 0; s < names.size(); ++s) {
     for (const auto& [n, p] : params_) {
       std::string key = n + "." + names[s];
       auto it = given.find(key);
-      DRIFT_CHECK(it != given.end(), type_name_, "::load_state: state '", key, "' is missing");
-      DRIFT_CHECK(it->second.shape() == p.shape() && it->second.dtype() == p.dtype(), type_name_,
-                  "::load_state: state '", key, "' is ", shape_str(it->second.shape()), " ",
-                  dtype_name(it->second.dtype()), ", expected ", shape_str(p.shape()), " ", dtype_name(p.dtype()));
+      DRIFT_CHECK(it != given.end(), where, "state '", key, "' is missing");
+      DRIFT_CHECK(it->second.defined() && it->second.shape() == p.shape() && it->second.dtype() == p.dtype(), where,
+                  "state '", key, "' is ", shape_str(it->second.shape()), " ", dtype_name(it->second.dtype()),
+                  ", expected ", shape_str(p.shape()), " ", dtype_name(p.dtype()));
     }
   }
-  DRIFT_CHECK(given.size() == names.size() * params_.size(), type_name_, "::load_state: ", given.size(),
-              " state tensors given, expected ", names.size() * params_.size());
+  DRIFT_CHECK(given.size() == names.size() * params_.size(), where, given.size(), " state tensors given, expected ",
+              names.size() * params_.size());
+  return out;
+}
+
+void Optimizer::check_state(const NamedTensors& tensors, const std::string& text) const {
+  parse_state(tensors, text);
 }
 
 void Optimizer::load_state(const NamedTensors& tensors, const std::string& text) {
-  check_state(tensors, text);
-  nlohmann::json j = nlohmann::json::parse(text);
+  const SavedScalars saved = parse_state(tensors, text);  // throws before anything changes
   std::map<std::string, Tensor> given(tensors.begin(), tensors.end());
   std::vector<std::string> names = slot_names();
+  std::vector<std::vector<Tensor>> slots(names.size());
   for (size_t s = 0; s < names.size(); ++s)
     for (size_t i = 0; i < params_.size(); ++i) {
       const Tensor& p = params_[i].second;
       // A fresh copy on the parameter's device (never an alias of the caller's tensor).
-      slots_[s][i] = ops::clone(ops::to(given[params_[i].first + "." + names[s]], p.device()));
+      slots[s].push_back(ops::clone(ops::to(given[params_[i].first + "." + names[s]], p.device())));
     }
-  lr_ = j["lr"].get<double>();
-  step_ = j["step"].get<int64_t>();
+  slots_ = std::move(slots);
+  lr_ = saved.lr;
+  step_ = saved.step;
 }
 
 // ---------------------------------------------------------------- SGD

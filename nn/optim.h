@@ -43,6 +43,12 @@ class Optimizer {
  protected:
   // Updates parameter i (p, its gradient g, the step number counted from 1).
   virtual void update(size_t i, const Tensor& p, const Tensor& g, int64_t step) = 0;
+  // The scalars of a saved state, after checking the whole state (tensors too).
+  struct SavedScalars {
+    double lr = 0;
+    int64_t step = 0;
+  };
+  SavedScalars parse_state(const NamedTensors& tensors, const std::string& json) const;
   // Names of the per-parameter state slots ("momentum", "exp_avg", ...).
   virtual std::vector<std::string> slot_names() const = 0;
   // Hyper-parameters as JSON members (besides lr and step).

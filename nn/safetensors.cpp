@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
+
+#include "nn/json_bounded.h"
 
 namespace drift::nn {
 
@@ -32,6 +34,10 @@ bool parse_st_dtype(const std::string& s, DType& out) {
   else return false;
   return true;
 }
+
+// The reference implementation refuses headers over 100 MB; a header of
+// nested arrays deeper than a few levels is never a real tensor file.
+const JsonLimits kHeaderLimits{size_t{100} << 20, 16};
 
 // Closes a FILE* on every path out of a function.
 struct FileCloser {
@@ -115,6 +121,8 @@ SafetensorsContents load_safetensors(const std::string& path) {
   DRIFT_CHECK(std::fread(len, 1, 8, f) == 8, "load_safetensors: cannot read '", path, "'");
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= static_cast<uint64_t>(len[i]) << (8 * i);
+  DRIFT_CHECK(header_len <= kHeaderLimits.max_bytes, "load_safetensors: '", path, "' is corrupt: the header length is ",
+              header_len, " bytes, more than the limit of ", kHeaderLimits.max_bytes);
   DRIFT_CHECK(header_len <= file_size - 8, "load_safetensors: '", path, "' is truncated or corrupt: the header says ",
               header_len, " header bytes, but only ", file_size - 8, " bytes follow the length field");
   std::string head(header_len, '\0');
@@ -122,12 +130,9 @@ SafetensorsContents load_safetensors(const std::string& path) {
               path, "'");
   const uint64_t data_size = file_size - 8 - header_len;
 
-  json header;
-  try {
-    header = json::parse(head);
-  } catch (const std::exception& e) {
-    throw Error(str("load_safetensors: '", path, "' has a header that is not valid JSON (", e.what(), ")"));
-  }
+  // Bounded parse: the header is untrusted, and nested values are later
+  // dumped into messages (recursively).
+  json header = parse_json_bounded<json>(head, str("load_safetensors: '", path, "' header"), kHeaderLimits);
   DRIFT_CHECK(header.is_object(), "load_safetensors: '", path, "': expected a JSON object header, found ",
               header.type_name());
 
@@ -155,25 +160,35 @@ SafetensorsContents load_safetensors(const std::string& path) {
     }
     const std::string where = str("load_safetensors: '", path, "', tensor '", name, "': ");
     DRIFT_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
-                where, "expected an object with dtype, shape and data_offsets, found ", v.dump());
+                where, "expected an object with dtype, shape and data_offsets, found ", json_excerpt(v));
     Entry e;
     e.name = name;
-    DRIFT_CHECK(v["dtype"].is_string(), where, "dtype must be a string, found ", v["dtype"].dump());
+    DRIFT_CHECK(v["dtype"].is_string(), where, "dtype must be a string, found ", json_excerpt(v["dtype"]));
     std::string dt = v["dtype"].get<std::string>();
     DRIFT_CHECK(parse_st_dtype(dt, e.dtype), where, "unsupported dtype '", dt, "' (drift reads F32, F64, I64)");
-    DRIFT_CHECK(v["shape"].is_array(), where, "shape must be an array, found ", v["shape"].dump());
+    DRIFT_CHECK(v["shape"].is_array(), where, "shape must be an array, found ", json_excerpt(v["shape"]));
     for (const auto& d : v["shape"]) {
       DRIFT_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, where,
-                  "shape entries must be non-negative integers, found ", v["shape"].dump());
+                  "shape entries must be non-negative integers, found ", json_excerpt(v["shape"]));
       e.shape.push_back(d.get<int64_t>());
     }
     const json& off = v["data_offsets"];
     DRIFT_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                where, "data_offsets must be two non-negative integers, found ", off.dump());
+                where, "data_offsets must be two non-negative integers, found ", json_excerpt(off));
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
     DRIFT_CHECK(e.begin <= e.end, where, "data_offsets [", e.begin, ", ", e.end, "] are reversed");
-    uint64_t expected = static_cast<uint64_t>(shape_numel(e.shape)) * dtype_size(e.dtype);
+    // numel and bytes are checked for overflow: a [2^62] F32 tensor must not
+    // wrap around to "0 bytes".
+    int64_t numel = 0;
+    try {
+      numel = shape_numel(e.shape);
+    } catch (const Error& err) {
+      throw Error(where + err.what());
+    }
+    DRIFT_CHECK(static_cast<uint64_t>(numel) <= UINT64_MAX / dtype_size(e.dtype), where, "shape ",
+                shape_str(e.shape), " x ", dt, " needs more than 2^64 bytes");
+    uint64_t expected = static_cast<uint64_t>(numel) * dtype_size(e.dtype);
     DRIFT_CHECK(e.end - e.begin == expected, where, "shape ", shape_str(e.shape), " x ", dt, " needs ", expected,
                 " bytes, but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin);
     DRIFT_CHECK(e.end <= data_size, where, "data_offsets end at byte ", e.end, " but the file holds only ", data_size,

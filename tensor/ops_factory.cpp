@@ -1,5 +1,6 @@
 // Factories: empty/zeros/ones/full, ranges, host buffers, random tensors.
 #include <cmath>
+#include <cstdint>
 #include <memory>
 
 #include "tensor/backend.h"
@@ -25,7 +26,10 @@ void fill_random(Tensor& out, OpKind op, Generator& gen, double a, double b) {
 
 Tensor empty(const Shape& shape, DType dtype, Device device) {
   check_shape(shape, "empty");
-  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  const int64_t numel = shape_numel(shape);  // throws past int64
+  DRIFT_CHECK(static_cast<uint64_t>(numel) <= SIZE_MAX / dtype_size(dtype), "empty: shape ", shape_str(shape), " of ",
+              dtype_name(dtype), " needs more than 2^64 bytes");
+  size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
   auto storage = std::make_shared<Storage>(nbytes, device);
   return Tensor(std::move(storage), shape, contiguous_strides(shape), 0, dtype);
 }

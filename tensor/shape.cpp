@@ -7,9 +7,20 @@
 namespace drift {
 
 int64_t shape_numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
+  // Shapes can come from files, so the product is checked: every size >= 0,
+  // and the product of the non-zero sizes must fit in int64 (then every
+  // contiguous stride fits too, even when some size is 0).
+  int64_t n = 1, nonzero = 1;
+  for (int64_t d : s) {
+    DRIFT_CHECK(d >= 0, "shape ", shape_str(s), " has a negative size");
+    if (d == 0) {
+      n = 0;
+      continue;
+    }
+    DRIFT_CHECK(!__builtin_mul_overflow(nonzero, d, &nonzero), "shape ", shape_str(s),
+                " has more than 2^63 - 1 elements");
+  }
+  return n == 0 ? 0 : nonzero;
 }
 
 Shape contiguous_strides(const Shape& s) {

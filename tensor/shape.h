@@ -8,6 +8,7 @@ namespace drift {
 
 using Shape = std::vector<int64_t>;
 
+// The number of elements; throws on a negative size or a product past int64.
 int64_t shape_numel(const Shape& s);
 Shape contiguous_strides(const Shape& s);  // row-major
 std::string shape_str(const Shape& s);     // "[2, 3, 4]"

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/checkpoint.h"
+#include "nn/safetensors.h"
 #include "nn/unet.h"
 
 using namespace drift;
@@ -154,4 +155,80 @@ TEST(Checkpoint, MismatchChangesNothing) {
   save_safetensors(path, {{"x", ops::ones({1})}});
   expect_error([&] { load_checkpoint(path, sb); }, {path, "format"});
   std::remove(path.c_str());
+}
+
+// Every part of a checkpoint is checked before anything is applied: a file
+// whose model and EMA fit but whose metadata is corrupt leaves the model,
+// EMA, optimizer and generators bitwise unchanged, with a drift::Error that
+// names the file and the entry (before: a raw json type_error after the model
+// had been overwritten).
+TEST(Checkpoint, CorruptMetadataChangesNothing) {
+  const std::string path = temp_path("meta_src.safetensors"), bad = temp_path("meta_bad.safetensors");
+  {
+    TrainRun a(1, 100);
+    a.train_step();
+    save_checkpoint(path, a.state());
+  }
+  const SafetensorsContents good = load_safetensors(path);
+  struct Case {
+    std::string key, value;
+    std::vector<std::string> pieces;
+  };
+  const std::string deep = std::string(1000, '[') + std::string(1000, ']');
+  std::vector<Case> cases = {
+      {"optimizer", R"({"type":"AdamW","lr":"x","step":1})", {"'lr'", "\"x\""}},
+      {"optimizer", R"({"type":"AdamW","lr":0.001,"step":-3})", {"'step'", "-3"}},
+      {"optimizer", R"({"type":"AdamW","lr":0.001,"step":1.5})", {"'step'"}},
+      {"optimizer", R"({"type":[1],"lr":0.001,"step":1})", {"[1]", "optimizer"}},
+      {"optimizer", "{\"type\":" + deep + "}", {"optimizer state", "deeper"}},
+      {"optimizer", "not json", {"optimizer state", "not valid JSON"}},
+      {"step", "12abc", {"step", "'12abc'"}},
+      {"step", "-1", {"step", "'-1'"}},
+      {"step", "99999999999999999999", {"step"}},
+      {"step", "", {"step"}},
+      {"rng.data", "1 2 3", {"rng.data"}},
+      {"rng.data", "-1 2", {"rng.data"}},
+      {"rng.model.dropout", "x", {"rng.model.dropout"}},
+      {"config", "", {}},  // erased below: a missing entry
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.key + " = " + c.value.substr(0, 60));
+    Metadata meta = good.metadata;
+    if (c.key == "config") meta.erase("config");
+    else meta[c.key] = c.value;
+    save_safetensors(bad, good.tensors, meta);
+
+    TrainRun b(3, 4);
+    b.train_step();
+    const NamedTensors model = b.net.state_dict(), ema = b.ema.shadow(), opt = b.opt.state_tensors();
+    std::vector<NamedTensors> copies;
+    for (const NamedTensors* nt : {&model, &ema, &opt}) {
+      NamedTensors cl;
+      for (const auto& [n, t] : *nt) cl.emplace_back(n, ops::clone(t));
+      copies.push_back(cl);
+    }
+    const Generator rng = b.rng, dropout = b.net.dropout_generator();
+    TrainingState s = b.state();
+    std::vector<std::string> pieces = c.pieces;
+    pieces.push_back(bad);
+    if (c.key == "config") pieces.push_back("'config'");
+    expect_error([&] { load_checkpoint(bad, s); }, pieces);
+    expect_bitwise_equal(b.net.state_dict(), copies[0], "model");
+    expect_bitwise_equal(b.ema.shadow(), copies[1], "ema");
+    expect_bitwise_equal(b.opt.state_tensors(), copies[2], "optimizer");
+    EXPECT_EQ(b.opt.step_count(), 1);
+    EXPECT_EQ(b.rng.seed, rng.seed);
+    EXPECT_EQ(b.rng.offset, rng.offset);
+    EXPECT_EQ(b.net.dropout_generator().offset, dropout.offset);
+    EXPECT_EQ(s.step, 1);
+  }
+  // An extra tensor that belongs to no part.
+  NamedTensors extra = good.tensors;
+  extra.emplace_back("stray", ops::ones({1}));
+  save_safetensors(bad, extra, good.metadata);
+  TrainRun d(3, 4);
+  TrainingState sd = d.state();
+  expect_error([&] { load_checkpoint(bad, sd); }, {bad, "'stray'"});
+  std::remove(path.c_str());
+  std::remove(bad.c_str());
 }

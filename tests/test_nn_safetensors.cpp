@@ -145,6 +145,28 @@ TEST(Safetensors, TruncatedAndCorruptFiles) {
 
   write_raw(bad, R"({"__metadata__": {"a": 1}})", 0);
   expect_error([&] { load_safetensors(bad); }, {"__metadata__", "'a'", "string"});
+
+  // Hostile headers (found by fuzzing): deep nesting used to overflow the
+  // stack in dump(); a [2^62] F32 tensor wrapped to "0 bytes" and loaded
+  // with no storage; a size product past int64 overflowed.
+  write_raw(bad, std::string(100000, '[') + std::string(100000, ']'), 0);
+  expect_error([&] { load_safetensors(bad); }, {bad, "header", "deeper than the limit of 16"});
+  write_raw(bad, R"({"w": {"dtype": "F32", "shape": [4611686018427387904], "data_offsets": [0, 0]}})", 0);
+  expect_error([&] { load_safetensors(bad); }, {bad, "'w'", "[4611686018427387904]", "2^64 bytes"});
+  write_raw(bad, R"({"w": {"dtype": "F32", "shape": [0, 4294967296, 4294967296], "data_offsets": [0, 0]}})", 0);
+  expect_error([&] { load_safetensors(bad); }, {bad, "'w'", "2^63"});
+  write_raw(bad, R"({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "x": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}})", 8);
+  expect_error([&] { load_safetensors(bad); }, {bad, "deeper"});
+  {
+    std::string head(8, '\0');
+    head[5] = 1;  // a header length of 2^40 bytes, in a 16-byte file
+    write_bytes(bad, head + "{}      ");
+    expect_error([&] { load_safetensors(bad); }, {bad, "header length", "limit"});
+  }
+  // A tensor of zero elements whose other sizes multiply to 2^62 loads fine
+  // as long as the product fits.
+  write_raw(bad, R"({"w": {"dtype": "F32", "shape": [0, 4611686018427387904], "data_offsets": [0, 0]}})", 0);
+  EXPECT_EQ(load_safetensors(bad).tensors.at(0).second.numel(), 0);
   std::remove(good.c_str());
   std::remove(bad.c_str());
 }

@@ -46,6 +46,19 @@ TEST(TensorFactory, EmptyZerosOnesFull) {
   expect_error([] { ops::empty({2, -1}); }, {"empty", "[2, -1]"});
 }
 
+// Shapes can come from files: their element count is checked, never wrapped.
+TEST(TensorFactory, ShapeArithmeticIsChecked) {
+  const int64_t big = int64_t{1} << 32;
+  EXPECT_EQ(shape_numel({}), 1);
+  EXPECT_EQ(shape_numel({big, (int64_t{1} << 31) - 1}), big * ((int64_t{1} << 31) - 1));
+  EXPECT_EQ(shape_numel({0, big, big / 4}), 0);  // fits even without the 0
+  expect_error([&] { shape_numel({big, big}); }, {"[4294967296, 4294967296]", "2^63"});
+  expect_error([&] { shape_numel({0, big, big}); }, {"2^63"});  // the strides would overflow
+  expect_error([] { shape_numel({3, -2}); }, {"[3, -2]", "negative"});
+  // 2^62 float32 elements fit in int64 but not in 2^64 bytes.
+  expect_error([] { ops::empty({int64_t{1} << 62}); }, {"empty", "[4611686018427387904]", "2^64 bytes"});
+}
+
 TEST(TensorFactory, LikeFactoriesKeepShapeDtype) {
   Tensor a = ops::ones({2, 3}, DType::Float64);
   Tensor z = ops::zeros_like(a), o = ops::ones_like(a), f = ops::full_like(a, 2), e = ops::empty_like(a);
