@@ -33,31 +33,49 @@ std::vector<std::string> batch_names(Split split) {
   return {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"};
 }
 
-// Reads exactly n bytes from a gz stream (n may be 0); false at a clean or short end.
+// Reads exactly n bytes from a gz stream (n may be 0). Returns false at the
+// end of the data; throws if the gzip stream is corrupt or stops in the
+// middle (gzread returns 0 then too, with gzerror set).
 bool gz_read_exact(gzFile f, uint8_t* dst, size_t n, const std::string& archive) {
   size_t done = 0;
   while (done < n) {
     unsigned want = static_cast<unsigned>(std::min<size_t>(n - done, 1u << 30));
     int got = gzread(f, dst + done, want);
-    if (got < 0) {
-      int err = 0;
-      std::string msg = gzerror(f, &err);
-      throw Error(str("error reading archive '", archive, "': ", msg, " (corrupt or truncated?)"));
-    }
+    int err = Z_OK;
+    const char* msg = gzerror(f, &err);
+    if (got < 0 || err != Z_OK)
+      throw Error(str("error reading archive '", archive, "': ", msg, " (corrupt or truncated gzip stream?)"));
     if (got == 0) return false;
     done += static_cast<size_t>(got);
   }
   return true;
 }
 
-// Tar header fields are NUL- or space-terminated octal numbers.
-uint64_t parse_octal(const char* p, size_t n) {
+// A tar header number: octal digits, maybe after spaces, ended by NUL or
+// space (POSIX ustar). False for anything else (e.g. GNU base-256 sizes).
+bool parse_octal(const char* p, size_t n, uint64_t& out) {
+  size_t i = 0;
+  while (i < n && p[i] == ' ') ++i;
   uint64_t v = 0;
-  for (size_t i = 0; i < n && p[i] != 0 && p[i] != ' '; ++i) {
-    if (p[i] < '0' || p[i] > '7') break;
-    v = v * 8 + static_cast<uint64_t>(p[i] - '0');
+  for (; i < n && p[i] >= '0' && p[i] <= '7'; ++i) v = v * 8 + static_cast<uint64_t>(p[i] - '0');  // <= 12 digits
+  for (; i < n; ++i)
+    if (p[i] != 0 && p[i] != ' ') return false;
+  out = v;
+  return true;
+}
+
+// The header checksum: the sum of its 512 bytes with the checksum field read
+// as 8 spaces (unsigned bytes; some old writers summed signed chars).
+bool tar_checksum_ok(const char* h) {
+  uint64_t stored = 0;
+  if (!parse_octal(h + 148, 8, stored)) return false;
+  int64_t sum_u = 0, sum_s = 0;
+  for (int i = 0; i < 512; ++i) {
+    const bool in_field = i >= 148 && i < 156;
+    sum_u += in_field ? ' ' : static_cast<unsigned char>(h[i]);
+    sum_s += in_field ? ' ' : static_cast<signed char>(h[i]);
   }
-  return v;
+  return static_cast<int64_t>(stored) == sum_u || static_cast<int64_t>(stored) == sum_s;
 }
 
 }  // namespace
@@ -107,16 +125,23 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> read_tar_members(
     while (true) {
       // A tar archive is a sequence of 512-byte headers, each followed by the
       // member's data padded to a multiple of 512; two zero blocks end it.
+      // An archive cut at a member boundary lacks the zero blocks: an error,
+      // never a silently shorter data set.
       char header[512];
-      if (!gz_read_exact(f, reinterpret_cast<uint8_t*>(header), 512, archive)) break;
+      DRIFT_CHECK(gz_read_exact(f, reinterpret_cast<uint8_t*>(header), 512, archive), "archive '", archive,
+                  "' ends without the end-of-archive block after ", out.size(),
+                  " wanted member(s) (truncated download?)");
       bool all_zero = std::all_of(header, header + 512, [](char c) { return c == 0; });
       if (all_zero) break;
-      DRIFT_CHECK(std::memcmp(header + 257, "ustar", 5) == 0 || header[156] == '0' || header[156] == 0,
-                  "archive '", archive, "' is not a tar file (bad header)");
+      DRIFT_CHECK(tar_checksum_ok(header), "archive '", archive, "' is not a tar file or is corrupt: a header ",
+                  "checksum does not match (after ", out.size(), " wanted member(s))");
       std::string name(header, strnlen(header, 100));
-      std::string prefix(header + 345, strnlen(header + 345, 155));
+      std::string prefix;
+      if (std::memcmp(header + 257, "ustar", 6) == 0) prefix.assign(header + 345, strnlen(header + 345, 155));
       if (!prefix.empty()) name = prefix + "/" + name;
-      const uint64_t size = parse_octal(header + 124, 12);
+      uint64_t size = 0;
+      DRIFT_CHECK(parse_octal(header + 124, 12, size), "archive '", archive, "': member '", name,
+                  "' has a size field that is not an octal number (GNU base-256 sizes are not supported)");
       const char type = header[156];
       const uint64_t padded = (size + 511) / 512 * 512;
       const bool regular = type == '0' || type == 0;

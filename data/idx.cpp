@@ -42,7 +42,14 @@ std::vector<uint8_t> read_file_maybe_gz(const std::string& path) {
     if (n == 0) break;
     out.insert(out.end(), chunk.begin(), chunk.begin() + n);
   }
-  gzclose(f);
+  // gzread returns 0 both at a clean end and when a gzip stream stops in the
+  // middle (a cut download): only gzerror / gzclose tell them apart.
+  int err = Z_OK;
+  std::string msg = gzerror(f, &err);
+  const int close_err = gzclose(f);
+  DRIFT_CHECK(err == Z_OK && close_err == Z_OK, "error reading '", path, "': ",
+              err != Z_OK ? msg : std::string("the gzip stream ends early"),
+              " (truncated gzip file? ", out.size(), " bytes were decompressed before the end)");
   return out;
 }
 

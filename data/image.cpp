@@ -8,8 +8,8 @@
 #include "data/loader.h"
 #include "tensor/ops.h"
 
-// The stb implementations live in this one translation unit.
-#define STB_IMAGE_IMPLEMENTATION
+// The stb implementations live in this one translation unit. (Images are
+// read by libpng / libjpeg-turbo in image_decode.cpp, not by stb_image.)
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -18,7 +18,6 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #include <stb_easy_font.h>
-#include <stb_image.h>
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
@@ -127,26 +126,6 @@ Tensor image_to_tensor(const Image& image, float lo, float hi) {
     for (int y = 0; y < H; ++y)
       for (int x = 0; x < W; ++x) p[(static_cast<size_t>(c) * H + y) * W + x] = lo + scale * image.at(x, y, c);
   return t;
-}
-
-Image read_image(const std::string& path, int channels) {
-  DRIFT_CHECK(channels >= 0 && channels <= 4, "read_image(", path, "): channels must be 0..4, got ", channels);
-  int w = 0, h = 0, file_channels = 0;
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &file_channels, channels);
-  if (!data) {
-    FILE* f = std::fopen(path.c_str(), "rb");
-    bool exists = f != nullptr;
-    if (f) std::fclose(f);
-    DRIFT_CHECK(exists, "read_image: cannot open '", path, "' (missing or unreadable)");
-    throw Error(str("read_image: '", path, "' is not a readable image: ", stbi_failure_reason()));
-  }
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.channels = channels == 0 ? file_channels : channels;
-  img.pixels.assign(data, data + static_cast<size_t>(w) * h * img.channels);
-  stbi_image_free(data);
-  return img;
 }
 
 Image resize_image(const Image& src, int w, int h) {

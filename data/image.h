@@ -1,6 +1,6 @@
 #pragma once
 // Image files and pictures made from tensors: PNG writing (stb_image_write),
-// image reading (stb_image: PNG, JPEG, BMP, ...), sample grids, trajectory
+// PNG and JPEG reading (libpng, libjpeg-turbo; image_decode.cpp), sample grids, trajectory
 // strips and a small line-plot writer for loss curves.
 //
 // Pixel buffers are 8-bit, row-major, channels interleaved (H x W x C), the
@@ -36,9 +36,19 @@ void write_png(const std::string& path, const Image& image);
 // [lo, hi] (default [-1, 1]); values outside are clamped.
 void write_png(const std::string& path, const Tensor& image, float lo = -1.0f, float hi = 1.0f);
 
-// Reads PNG / JPEG / BMP / GIF / TGA ... through stb_image. `channels` = 0
-// keeps the file's channel count, 1 or 3 converts. Throws naming the file.
+// Reads a PNG (libpng) or JPEG (libjpeg-turbo) file, recognised by its first
+// bytes; other formats are refused. `channels` = 0 keeps the file's channel
+// count (1 grey, 2 grey + alpha, 3 RGB, 4 RGBA); 1..4 converts (grey =
+// (77 R + 150 G + 29 B) / 256, alpha dropped or set to 255). The size in the
+// header is checked against `max_pixels` before anything is decoded.
+// Throws naming the file: missing, too large, corrupt or truncated,
+// unsupported format.
+constexpr uint64_t kMaxImagePixels = uint64_t{1} << 26;      // 8192 x 8192
+constexpr uint64_t kMaxImageFileBytes = uint64_t{1} << 30;   // 1 GiB
 Image read_image(const std::string& path, int channels = 0);
+// The same for the bytes of a file already in memory; `name` is used in messages.
+Image decode_image(const uint8_t* data, size_t size, const std::string& name, int channels = 0,
+                   uint64_t max_pixels = kMaxImagePixels);
 
 // Bilinear resize (pixel centres aligned, as PyTorch's align_corners=False).
 Image resize_image(const Image& src, int width, int height);

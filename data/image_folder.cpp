@@ -17,7 +17,10 @@ namespace {
 bool has_image_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga";
+  // PNG and JPEG are read; the other image types are listed so that read_image
+  // refuses them by name instead of the folder silently losing those images.
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".gif" || ext == ".tga" ||
+         ext == ".webp" || ext == ".tif" || ext == ".tiff" || ext == ".ppm" || ext == ".pgm";
 }
 
 }  // namespace
@@ -74,7 +77,7 @@ Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt
       d.labels.push_back(static_cast<int64_t>(label));
     }
   }
-  DRIFT_CHECK(!d.labels.empty(), "image folder '", root, "' holds no images (.png .jpg .jpeg .bmp .gif .tga) in its ",
+  DRIFT_CHECK(!d.labels.empty(), "image folder '", root, "' holds no images (.png .jpg .jpeg) in its ",
               class_dirs.size(), " class folders");
   return d;
 }
