@@ -98,6 +98,7 @@ void accumulate(Tensor& acc, const Tensor& g) { acc = acc.defined() ? ops::add(a
 struct Sink {
   const std::unordered_map<const AutogradMeta*, size_t>* targets = nullptr;  // null: backward()
   std::vector<Tensor>* results = nullptr;
+  const LeafGradHook* on_leaf_ready = nullptr;  // backward() only
 
   bool capturing() const { return targets != nullptr; }
   // A value's gradient is complete; store it where it belongs.
@@ -181,8 +182,10 @@ void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_gr
 
   NoGradGuard no_grad;  // backward formulas must not record a graph of their own
   AutogradMeta* root_meta = root.impl_ptr()->autograd.get();
+  const bool hook = sink.on_leaf_ready != nullptr && *sink.on_leaf_ready;
   if (!root_meta->grad_fn) {  // the root is itself a leaf
     sink.deliver(root_meta, grad_root, true);
+    if (hook) (*sink.on_leaf_ready)(root_meta);
     return;
   }
 
@@ -207,6 +210,15 @@ void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_gr
   std::unordered_map<Node*, Tensor> grads;  // d(root)/d(output of node), summed over uses
   grads[order.front()] = grad_root;
 
+  // For the ready hook: how many nodes still to run feed each leaf. A leaf's
+  // gradient is complete once the last node using it has run.
+  std::unordered_map<AutogradMeta*, int> uses_left;
+  if (hook) {
+    for (Node* node : order)
+      for (const std::shared_ptr<AutogradMeta>& in : node->inputs)
+        if (in && !in->grad_fn) ++uses_left[in.get()];
+  }
+
   for (Node* node : order) {
     auto it = grads.find(node);
     Tensor g;
@@ -221,6 +233,10 @@ void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_gr
       sink.deliver(meta_of[node], g, false);
       if (!skip.count(node)) propagate(*node, g, grads, sink);
     }
+    if (hook) {
+      for (const std::shared_ptr<AutogradMeta>& in : node->inputs)
+        if (in && !in->grad_fn && --uses_left[in.get()] == 0) (*sink.on_leaf_ready)(in.get());
+    }
     if (!retain_graph) {
       node->backward = nullptr;  // frees the saved tensors
       node->released = true;
@@ -230,8 +246,9 @@ void run_backward(const Tensor& root, const Tensor& grad_root_in, bool retain_gr
 
 }  // namespace
 
-void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph) {
+void backward(const Tensor& root, const Tensor& grad_root, bool retain_graph, const LeafGradHook& on_leaf_ready) {
   Sink sink;
+  sink.on_leaf_ready = &on_leaf_ready;
   run_backward(root, grad_root, retain_graph, sink);
 }
 

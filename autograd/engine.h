@@ -22,10 +22,17 @@ struct NoGradGuard {
   bool prev_;
 };
 
+// Called during backward() once per leaf as soon as its gradient for this
+// pass is complete (leaf.grad() will not change again in this pass), e.g. to
+// start reducing it across processes while the rest of backward runs
+// (dist::GradReducer). Leaves the graph does not reach are not reported.
+using LeafGradHook = std::function<void(const AutogradMeta* leaf)>;
+
 // Computes d(root)/d(leaf) for every leaf that requires grad and accumulates
 // it into leaf.grad(). `grad_root` defaults to 1 for a one-element root (and
 // must be given otherwise). The graph is freed unless retain_graph.
-void backward(const Tensor& root, const Tensor& grad_root = Tensor(), bool retain_graph = false);
+void backward(const Tensor& root, const Tensor& grad_root = Tensor(), bool retain_graph = false,
+              const LeafGradHook& on_leaf_ready = nullptr);
 
 // Returns d(root)/d(inputs) without touching .grad (undefined where the
 // input does not influence the root), like torch.autograd.grad.

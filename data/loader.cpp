@@ -56,6 +56,8 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> data, const LoaderOptions&
   DRIFT_CHECK(options_.last_batch == LastBatch::Keep || data_->size() >= options_.batch_size,
               "DataLoader: batch_size ", options_.batch_size, " exceeds the data set size ", data_->size(),
               " with LastBatch::Drop (no batch would ever be produced)");
+  DRIFT_CHECK(options_.shard_count >= 1 && options_.shard_rank >= 0 && options_.shard_rank < options_.shard_count,
+              "DataLoader: shard_rank ", options_.shard_rank, " out of range for shard_count ", options_.shard_count);
   state_.seed = options_.seed;
 }
 
@@ -105,15 +107,20 @@ Batch DataLoader::make_batch(const LoaderState& s) {
   }
   const Dataset& d = *data_;
   const int64_t C = d.channels, H = d.height, W = d.width;
-  const int64_t B = std::min(options_.batch_size, d.size() - s.position);
+  const int64_t G = std::min(options_.batch_size, d.size() - s.position);  // rows of the whole batch
+  const int64_t r0 = G * options_.shard_rank / options_.shard_count;         // this shard's rows [r0, r1)
+  const int64_t r1 = G * (options_.shard_rank + 1) / options_.shard_count;
+  const int64_t B = r1 - r0;
   Batch batch;
   batch.epoch = s.epoch;
+  batch.global_rows = G;
+  batch.first_row = r0;
   batch.images = new_cpu_tensor({B, C, H, W}, DType::Float32);
   batch.labels = new_cpu_tensor({B}, DType::Int64);
   float* img = batch.images.data<float>();
   int64_t* lab = batch.labels.data<int64_t>();
   for (int64_t r = 0; r < B; ++r) {
-    const int64_t pos = s.position + r;
+    const int64_t pos = s.position + r0 + r;
     const int64_t idx = cached_order_[pos];
     const bool flip = options_.flip == Flip::RandomHorizontal &&
                       (random_u64(s.seed, kFlipStream, s.epoch, pos) >> 63) != 0;  // p = 1/2
@@ -160,6 +167,7 @@ Batch dataset_to_tensors(const Dataset& d, int64_t limit) {
   const int64_t n = limit < 0 ? d.size() : std::min(limit, d.size());
   const int64_t C = d.channels, H = d.height, W = d.width;
   Batch b;
+  b.global_rows = n;
   b.images = new_cpu_tensor({n, C, H, W}, DType::Float32);
   b.labels = new_cpu_tensor({n}, DType::Int64);
   float* img = b.images.data<float>();

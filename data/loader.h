@@ -28,6 +28,13 @@ struct LoaderOptions {
   Flip flip = Flip::None;
   uint64_t seed = 0;
   bool prefetch = true;  // build the next batch on a background thread
+  // Data-parallel runs: this process builds only its rows of every batch,
+  // [B * shard_rank / shard_count, B * (shard_rank + 1) / shard_count) for a batch
+  // of B rows. The order, the flips and the state are those of the whole batch,
+  // so the processes together see exactly the single-process batches, and a
+  // saved state resumes with any number of processes.
+  int64_t shard_rank = 0;
+  int64_t shard_count = 1;
 };
 
 // Where the stream stands: the next batch starts at sample `position` of
@@ -44,6 +51,8 @@ struct Batch {
   Tensor labels;  // int64 [B]
   int64_t epoch = 0;
   std::vector<int64_t> indices;  // dataset index of each row
+  int64_t global_rows = 0;       // rows of the whole batch (= rows here unless sharded)
+  int64_t first_row = 0;         // this shard's first row in the whole batch
 };
 
 class DataLoader {

@@ -40,13 +40,16 @@ Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, Tr
 Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   DRIFT_CHECK(x0.dim() >= 2, "Trainer: expected a batch x0 [N, ...], got ", shape_str(x0.shape()));
   const int64_t N = x0.size(0);
+  // Data-parallel: this rank's rows of every draw over the global batch (diffusion/shard.h).
+  RowShard rows;
+  if (comm_ != nullptr) rows = {comm_->rank() * N, comm_->size() * N};
   // t ~ uniform: integer steps in [0, T) (DDPM algorithm 1) or t in [eps, 1] (Song et al. 2021, eq. 7).
   Tensor t;
   if (auto* d = dynamic_cast<const DiscreteSchedule*>(&process_))
-    t = ops::to(ops::randint(0, d->T(), {N}, gen_, x0.device()), x0.dtype());
+    t = ops::to(randint_rows(0, d->T(), {N}, rows, gen_, x0.device()), x0.dtype());
   else
-    t = ops::uniform({N}, process_.t_min(), process_.t_max(), gen_, x0.dtype(), x0.device());
-  Tensor eps = ops::randn(x0.shape(), gen_, x0.dtype(), x0.device());
+    t = uniform_rows({N}, process_.t_min(), process_.t_max(), rows, gen_, x0.dtype(), x0.device());
+  Tensor eps = randn_rows(x0.shape(), rows, gen_, x0.dtype(), x0.device());
   Coefs c = coefs_for(process_, t, x0.dim(), x0.dtype());
   Tensor xt = q_sample(x0, eps, c.alpha, c.sigma);  // x_t = alpha_t x0 + sigma_t eps   (DDPM eq. 4)
   // Label dropout: with probability p the model sees "no label" (classifier-free guidance training).
@@ -54,7 +57,7 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   if (labels.defined() && cfg_.label_dropout > 0) {
     DRIFT_CHECK(labels.dim() == 1 && labels.size(0) == N, "Trainer: expected labels [", N, "], got ",
                 shape_str(labels.shape()));
-    Tensor drop = ops::lt(ops::rand({N}, gen_, DType::Float64, labels.device()),
+    Tensor drop = ops::lt(uniform_rows({N}, 0.0, 1.0, rows, gen_, DType::Float64, labels.device()),
                           ops::full({}, cfg_.label_dropout, DType::Float64, labels.device()));
     labels = ops::where(ops::to(drop, DType::Int64), ops::full_like(labels, double(kNullLabel)), labels);
   }
@@ -81,14 +84,51 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   return mean(mul(per_sample, wt));
 }
 
+void Trainer::set_data_parallel(dist::Communicator& comm, int64_t bucket_bytes) {
+  comm_ = &comm;
+  NoGradGuard no_grad;
+  for (Tensor& p : module_.parameters()) comm.broadcast(p, 0);  // rank 0's initial weights everywhere
+  if (ema_)
+    for (const auto& [name, t] : ema_->shadow()) {
+      Tensor shadow = t;
+      comm.broadcast(shadow, 0);
+    }
+  reducer_ = std::make_unique<dist::GradReducer>(comm, module_.parameters(), bucket_bytes);
+  check_replicas("after the broadcast from rank 0");
+}
+
+void Trainer::check_replicas(const std::string& when) {
+  if (comm_ == nullptr || comm_->size() == 1) return;
+  std::vector<Tensor> all = module_.parameters();
+  if (ema_)
+    for (const auto& [name, t] : ema_->shadow()) all.push_back(t);
+  for (const auto& [name, t] : optimizer_->state_tensors()) all.push_back(t);
+  all.push_back(ops::from_vector(std::vector<int64_t>{static_cast<int64_t>(gen_.seed),
+                                                      static_cast<int64_t>(gen_.offset), step_count()},
+                                 {3}));
+  dist::check_same(dist::hash_tensors(all), "the model, EMA, optimizer state or noise stream (" + when + ")");
+}
+
 TrainStats Trainer::step(const Tensor& x0, const Tensor& labels) {
   DRIFT_CHECK(!ema_ || !ema_->swapped(), "Trainer::step: the EMA weights are swapped in; swap back before training");
   TrainStats s;
   schedule_.apply(*optimizer_, optimizer_->step_count());  // warm-up, then decay
   optimizer_->zero_grad();
   Tensor l = loss(x0, labels);
-  backward(l);
-  s.loss = ops::item(l);
+  if (reducer_) {
+    // Each rank's loss is the mean over its rows; the mean of the ranks'
+    // gradients is the gradient of the global mean (equal rows per rank).
+    reducer_->begin();
+    backward(l, Tensor(), false, [this](const AutogradMeta* leaf) { reducer_->ready(leaf); });
+    reducer_->finish();
+    Tensor lg = ops::reshape(ops::to(l.detach(), DType::Float64), {1});
+    comm_->all_reduce(lg, dist::ReduceOp::Mean);
+    s.loss = ops::item(lg);
+  } else {
+    backward(l);
+    s.loss = ops::item(l);
+  }
+  // Clipping below sees the averaged gradients: its norm is the global one.
   std::vector<Tensor> params = module_.parameters();
   if (cfg_.grad_clip > 0) {
     s.grad_norm = nn::clip_grad_norm(params, cfg_.grad_clip);

@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "diffusion/denoiser.h"
+#include "diffusion/shard.h"
+#include "dist/reducer.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
 
@@ -74,6 +76,20 @@ class Trainer {
   // loss, backward, clip, LR schedule, optimizer step, EMA update.
   TrainStats step(const Tensor& x0, const Tensor& labels = Tensor());
 
+  // Data-parallel training over `comm`'s processes (docs/DISTRIBUTED.md).
+  // From now on the batches given to step() and loss() are this rank's rows,
+  // [rank * n, (rank + 1) * n), of a global batch of size() * n rows; the
+  // times, noise and label dropout drawn are exactly those rows of the
+  // single-process draws; gradients are averaged over ranks in buckets of
+  // `bucket_bytes` while backward runs; the loss reported is the global mean.
+  // Every rank must call this, and step(), together. The parameters are
+  // broadcast from rank 0 now (and checked equal with check_replicas).
+  void set_data_parallel(dist::Communicator& comm, int64_t bucket_bytes = 4 << 20);
+  // Throws on every rank unless all ranks hold the same parameters, EMA
+  // weights, optimizer state and random stream (compared by hash); `when` goes into the message.
+  void check_replicas(const std::string& when);
+  const dist::GradReducer* reducer() const { return reducer_.get(); }
+
   int64_t step_count() const { return optimizer_->step_count(); }
   nn::Optimizer& optimizer() { return *optimizer_; }
   nn::EMA* ema() { return ema_.get(); }  // null when disabled
@@ -90,6 +106,8 @@ class Trainer {
   std::unique_ptr<nn::AdamW> optimizer_;
   std::unique_ptr<nn::EMA> ema_;
   nn::LRSchedule schedule_;
+  dist::Communicator* comm_ = nullptr;  // data-parallel when set
+  std::unique_ptr<dist::GradReducer> reducer_;
 };
 
 }  // namespace drift::diffusion

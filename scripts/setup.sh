@@ -9,6 +9,7 @@ PKGS=(cmake g++ make pkg-config
       libopenblas-openmp-dev libopenblas0-openmp
       libstb-dev zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev libcli11-dev
       googletest libgtest-dev libbenchmark-dev
+      libopenmpi-dev openmpi-bin
       dataset-fashion-mnist)
 if [[ "${1:-}" == "--bench" ]]; then PKGS+=(python3-torch python3-numpy); fi
 

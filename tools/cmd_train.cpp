@@ -11,6 +11,10 @@
 // samples/step_NNNNNNN.png and checkpoint.safetensors (model, EMA, optimizer,
 // step, every random stream and the data loader's position), written
 // atomically, so --resume continues exactly as if never stopped.
+//
+// Under mpirun (docs/DISTRIBUTED.md) every process trains on its rows of the
+// global batch (--batch-size), gradients are averaged over processes, and
+// only rank 0 writes the run folder and prints.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +27,7 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "diffusion/trainer.h"
+#include "dist/comm.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tools/cli.h"
@@ -221,14 +226,20 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
   c.unet.seed = c.seed;
   c.validate();
   const Device device = parse_device(c.device);
+  const bool root = dist::is_root();  // the only process that writes or prints
+  const int world = dist::world_size();
+  DRIFT_CHECK(c.batch_size % world == 0, "drift train: the batch of ", c.batch_size,
+              " images is split over the processes, but ", world, " processes do not divide it",
+              args.resume ? "; the batch is the checkpoint's: resume with a number of processes that divides it"
+                          : "; choose --batch-size as a multiple of the number of processes");
 
-  make_dirs(out);
-  make_dirs(out + "/samples");
-  {
+  if (root) {
+    make_dirs(out);
+    make_dirs(out + "/samples");
     std::ofstream f(out + "/config.json");
     f << c.to_json() << "\n";
   }
-  std::printf("drift train: %s (%lld images %lldx%lldx%lld), %lld steps of %lld, output in %s\n",
+  if (root) std::printf("drift train: %s (%lld images %lldx%lldx%lld), %lld steps of %lld, output in %s\n",
               data.source.c_str(), static_cast<long long>(data.size()), static_cast<long long>(data.channels),
               static_cast<long long>(data.height), static_cast<long long>(data.width),
               static_cast<long long>(c.steps), static_cast<long long>(c.batch_size), out.c_str());
@@ -240,7 +251,7 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
   const diffusion::DiscreteSchedule schedule = make_schedule(c);
   diffusion::UNetDenoiser denoiser(net, c.prediction);
   diffusion::Trainer trainer(denoiser, net, schedule, trainer_config(c));
-  std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, AdamW lr %.3g\n",
+  if (root) std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, AdamW lr %.3g\n",
               static_cast<long long>(net.num_parameters()), schedule_name(c.schedule),
               static_cast<long long>(c.timesteps), diffusion::prediction_name(c.prediction), c.lr);
 
@@ -248,6 +259,8 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
   lopt.batch_size = c.batch_size;
   lopt.seed = c.seed;
   lopt.flip = c.random_flip ? Flip::RandomHorizontal : Flip::None;
+  lopt.shard_rank = dist::rank();  // this process's rows of every batch
+  lopt.shard_count = world;
   const int64_t n_images = data.size();
   DataLoader loader(std::move(data), lopt);
   // The loader's position travels in the checkpoint as a generator state:
@@ -268,19 +281,33 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
     ls.epoch = static_cast<int64_t>(data_gen.offset / static_cast<uint64_t>(n_images));
     ls.position = static_cast<int64_t>(data_gen.offset % static_cast<uint64_t>(n_images));
     loader.set_state(ls);
-    std::printf("resumed from %s at step %lld (epoch %lld, position %lld)\n", ckpt_path.c_str(),
+    if (root) std::printf("resumed from %s at step %lld (epoch %lld, position %lld)\n", ckpt_path.c_str(),
                 static_cast<long long>(state.step), static_cast<long long>(ls.epoch),
                 static_cast<long long>(ls.position));
   }
+  if (world > 1) {
+    // Data-parallel: rank 0's weights everywhere (checked), gradients averaged in buckets.
+    dist::Communicator& comm = dist::for_device(device);
+    trainer.set_data_parallel(comm);
+    if (root)
+      std::printf("data-parallel: %d processes (%s), %lld images each per step; %.2f MiB of gradients "
+                  "all-reduced per step in %lld buckets\n",
+                  world, comm.name(), static_cast<long long>(c.batch_size / world),
+                  static_cast<double>(trainer.reducer()->stats().bytes) / (1 << 20),
+                  static_cast<long long>(trainer.reducer()->stats().buckets));
+  }
   auto save = [&] {
+    trainer.check_replicas(str("at step ", state.step));  // every rank must hold the same state
     LoaderState ls = loader.state();
     data_gen = Generator(ls.seed, static_cast<uint64_t>(ls.epoch * n_images + ls.position));
-    nn::save_checkpoint(ckpt_path, state);  // atomic: temporary file + rename
+    if (root) nn::save_checkpoint(ckpt_path, state);  // atomic: temporary file + rename
   };
 
   // 4. The loop: one Trainer step per batch (DDPM algorithm 1, see diffusion/trainer.h).
-  LossLog log(out, state.step);
-  ProgressBar bar(c.steps, state.step, !args.quiet);
+  std::unique_ptr<LossLog> log;
+  if (root) log = std::make_unique<LossLog>(out, state.step);
+  ProgressBar bar(c.steps, state.step, !args.quiet && root);
+  double comm_wait = 0;
   double running = 0;
   int64_t running_n = 0;
   while (state.step < c.steps) {
@@ -293,18 +320,19 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
 
     DRIFT_CHECK(std::isfinite(st.loss), "drift train: the loss became ", st.loss, " at step ", state.step,
                 " (try a lower --lr or --grad-clip)");
-    log.add(state.step, st.loss, st.lr);
+    if (trainer.reducer()) comm_wait += trainer.reducer()->stats().wait_seconds;
+    if (log) log->add(state.step, st.loss, st.lr);
     running += st.loss;
     ++running_n;
     char extra[64];
     std::snprintf(extra, sizeof(extra), "loss %.4f", running / static_cast<double>(running_n));
     bar.update(state.step, extra);
     if (state.step % c.log_every == 0 || state.step == c.steps) {
-      log.flush_and_plot();
+      if (log) log->flush_and_plot();
       running = 0;
       running_n = 0;
     }
-    if (c.sample_every > 0 && (state.step % c.sample_every == 0 || state.step == c.steps)) {
+    if (root && c.sample_every > 0 && (state.step % c.sample_every == 0 || state.step == c.steps)) {
       char name[64];
       std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(state.step));
       sample_grid(net, trainer.ema(), c, schedule, out + name);
@@ -312,7 +340,10 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
     if ((c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0) || state.step == c.steps) save();
   }
   bar.finish();
-  log.flush_and_plot();
+  if (!root) return;
+  log->flush_and_plot();
+  if (world > 1)
+    std::printf("communication: rank 0 waited %.3f s in all for gradient all-reduces after backward\n", comm_wait);
   std::printf("done: %lld steps (%.2f it/s this session); checkpoint %s, loss curve %s/loss.png\n",
               static_cast<long long>(state.step), bar.rate(), ckpt_path.c_str(), out.c_str());
 }

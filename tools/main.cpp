@@ -2,8 +2,10 @@
 //   drift train --preset mnist --out runs/mnist
 //   drift sample --checkpoint runs/mnist/checkpoint.safetensors --sampler ddim --steps 50
 //   drift img2img / inpaint / eval ...      (drift <command> --help for each)
+//   mpirun -np 4 drift train ...            (data-parallel, docs/DISTRIBUTED.md)
 #include <cstdio>
 
+#include "dist/comm.h"
 #include "tensor/error.h"
 #include "tools/cli.h"
 #include "tools/model_io.h"
@@ -17,16 +19,23 @@ int main(int argc, char** argv) {
   drift::cli::add_sample_command(app);
   drift::cli::add_edit_commands(app);
   drift::cli::add_eval_command(app);
+  // Under mpirun: one process per rank. An error on any rank ends the whole
+  // job (MPI_Abort) with the rank in the message, so no rank waits forever.
+  auto fail = [](const char* what) {
+    if (drift::dist::world_size() > 1) drift::dist::abort_job(what, 1);
+    std::fprintf(stderr, "\ndrift: error: %s\n", what);
+    return 1;
+  };
   try {
+    drift::dist::init(&argc, &argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const drift::Error& e) {
-    std::fprintf(stderr, "\ndrift: error: %s\n", e.what());
-    return 1;
+    const int rc = drift::dist::is_root() ? app.exit(e) : (e.get_exit_code() != 0);
+    drift::dist::finalize();
+    return rc;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "\ndrift: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   }
+  drift::dist::finalize();
   return 0;
 }
