@@ -18,7 +18,7 @@ void register_conv_kernels(Backend& b);         // cuda/conv.cu:        Conv2d a
 void register_pool_kernels(Backend& b);         // cuda/pool.cu:        AvgPool2d, UpsampleNearest2d (+ backward)
 void register_index_kernels(Backend& b);        // cuda/index.cu:       IndexSelect, IndexAdd
 void register_softmax_kernels(Backend& b);      // cuda/softmax.cu:     Softmax, LogSoftmax
-void register_norm_kernels(Backend& b);         // cuda/norm.cu:        GroupNorm, LayerNorm (+ backward)
+void register_norm_kernels(Backend& b);         // cuda/norm.cu:        GroupNorm (+ backward; LayerNorm runs through it)
 
 // The caching device allocator (cuda/allocator.cu).
 Allocator& cuda_allocator();

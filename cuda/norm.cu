@@ -1,11 +1,11 @@
-// GroupNorm and LayerNorm, forward and backward, in two variants
+// GroupNorm, forward and backward, in two variants; LayerNorm runs through it
 // (cuda/variant.h): Naive (one thread per group / per channel, serial loops)
 // and Fast (one block per group / per channel, block reductions).
 //
-// Both norms are one computation. GroupNorm (Wu & He 2018) on x [N, C, S]
-// with G groups normalises each (n, g) over its C/G channels x S positions;
-// LayerNorm (Ba et al. 2016) on x [M, D] is the same with N = M, C = D, S = 1,
-// G = 1 (one group per row, affine per element of the row). A group is a
+// GroupNorm (Wu & He 2018) on x [N, C, S] with G groups normalises each
+// (n, g) over its C/G channels x S positions; LayerNorm (Ba et al. 2016) on
+// x [M, D] is the same with N = M, C = D, S = 1, G = 1 (one group per row,
+// affine per element of the row): tensor/ops_nn.cpp calls these kernels so. A group is a
 // contiguous run of L = (C/G) S elements starting at (n C + g C/G) S.
 //   mean = 1/L sum x,  var = 1/L sum (x - mean)^2  (biased),  rstd = 1/sqrt(var + eps)
 //   xhat = (x - mean) rstd,  y = xhat w[c] + b[c]
@@ -13,10 +13,9 @@
 //   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))   (means over the group)
 //   dw[c] = sum_{n,s} gy xhat,  db[c] = sum_{n,s} gy
 // Kernel arguments:
-//   GroupNorm / LayerNorm:          in = {x, weight or null, bias or null}, out = {y, mean [N,G], rstd [N,G]}
-//   GroupNormBackward / LayerNormBackward:
-//                                   in = {gy, x, mean, rstd, weight or null}, out = {dx, dw or null, db or null}
-// NormParams: GroupNorm {n, c, s, groups, eps}; LayerNorm {n = M, c = D} (s and groups are taken as 1).
+//   GroupNorm:          in = {x, weight or null, bias or null}, out = {y, mean [N,G], rstd [N,G]}
+//   GroupNormBackward:  in = {gy, x, mean, rstd, weight or null}, out = {dx, dw or null, db or null}
+// NormParams {n, c, s, groups, eps}.
 #include "cuda/block_reduce.cuh"
 #include "cuda/variant.h"
 
@@ -180,8 +179,8 @@ __global__ void norm_backward_wb_block(const T* gy, const T* x, const T* mean, c
 
 constexpr int kNormThreads = 256;
 
-NormGeom make_geom(const NormParams& p, bool layer, const Tensor& x, const char* name) {
-  NormGeom g = layer ? NormGeom{p.n, p.c, 1, 1} : NormGeom{p.n, p.c, p.s, p.groups};
+NormGeom make_geom(const NormParams& p, const Tensor& x, const char* name) {
+  NormGeom g{p.n, p.c, p.s, p.groups};
   DRIFT_CHECK(g.g >= 1 && g.c % g.g == 0, "CUDA ", name, ": ", g.c, " channels are not divisible into ", g.g,
               " groups");
   DRIFT_CHECK(g.n * g.c * g.s == x.numel(), "CUDA ", name, ": [N, C, S] = [", g.n, ", ", g.c, ", ", g.s,
@@ -200,14 +199,14 @@ T* optional_out(Tensor* t, const char* name) {
   return static_cast<T*>(t->data_ptr());
 }
 
-void norm_forward(const KernelArgs& args, bool layer, const char* name) {
+void norm_forward(const KernelArgs& args, const char* name) {
   const Tensor& x = *args.in[0];
   Tensor& y = *args.out[0];
   check_contiguous_out(y, name);
   check_contiguous_out(*args.out[1], name);
   check_contiguous_out(*args.out[2], name);
   const NormParams& p = args.p<NormParams>();
-  NormGeom geo = make_geom(p, layer, x, name);
+  NormGeom geo = make_geom(p, x, name);
   if (geo.n * geo.g == 0) return;
   DeviceBuffer sx, sw, sb;
   dispatch_float(y.dtype(), name, [&](auto tag) {
@@ -228,14 +227,14 @@ void norm_forward(const KernelArgs& args, bool layer, const char* name) {
   });
 }
 
-void norm_backward(const KernelArgs& args, bool layer, const char* name) {
+void norm_backward(const KernelArgs& args, const char* name) {
   const Tensor& gy = *args.in[0];
   const Tensor& x = *args.in[1];
   const Tensor& mean = *args.in[2];
   const Tensor& rstd = *args.in[3];
   Tensor& dx = *args.out[0];
   check_contiguous_out(dx, name);
-  NormGeom geo = make_geom(args.p<NormParams>(), layer, x, name);
+  NormGeom geo = make_geom(args.p<NormParams>(), x, name);
   DeviceBuffer sgy, sx, sm, sr, sw;
   dispatch_float(x.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
@@ -269,13 +268,9 @@ void norm_backward(const KernelArgs& args, bool layer, const char* name) {
 }  // namespace
 
 void register_norm_kernels(Backend& b) {
-  b.kernels[static_cast<int>(OpKind::GroupNorm)] = [](const KernelArgs& a) { norm_forward(a, false, "GroupNorm"); };
-  b.kernels[static_cast<int>(OpKind::LayerNorm)] = [](const KernelArgs& a) { norm_forward(a, true, "LayerNorm"); };
+  b.kernels[static_cast<int>(OpKind::GroupNorm)] = [](const KernelArgs& a) { norm_forward(a, "GroupNorm"); };
   b.kernels[static_cast<int>(OpKind::GroupNormBackward)] = [](const KernelArgs& a) {
-    norm_backward(a, false, "GroupNormBackward");
-  };
-  b.kernels[static_cast<int>(OpKind::LayerNormBackward)] = [](const KernelArgs& a) {
-    norm_backward(a, true, "LayerNormBackward");
+    norm_backward(a, "GroupNormBackward");
   };
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Kernel variants. Conv2d, Softmax/LogSoftmax and GroupNorm/LayerNorm have two
+// Kernel variants. Conv2d, Softmax/LogSoftmax and GroupNorm (which LayerNorm uses) have two
 // CUDA implementations each:
 //   Fast  - the one used by default (im2col + cuBLAS for convolution,
 //           warp/block reductions for softmax and the norms);

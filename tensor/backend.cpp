@@ -1,5 +1,6 @@
 #include "tensor/backend.h"
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -31,7 +32,9 @@ namespace {
 struct Registry {
   std::mutex mu;
   std::array<std::unique_ptr<Backend>, kNumDevices> backends;
+  std::array<std::string, kNumDevices> errors;  // why a registration failed
 };
+std::atomic<DispatchObserver> g_observer{nullptr};
 Registry& registry() {
   static Registry* r = new Registry();
   return *r;
@@ -50,14 +53,32 @@ std::string missing_ops(const Backend& b) {
 }
 
 void register_backend(const Backend& b) {
-  std::string missing = missing_ops(b);
-  DRIFT_CHECK(missing.empty(), "backend '", b.name, "' does not implement: ", missing);
-  DRIFT_CHECK(b.allocator && b.copy_to_host && b.copy_from_host && b.synchronize && b.available,
-              "backend '", b.name, "' is missing its allocator or copy functions");
   Registry& r = registry();
+  std::string error;
+  if (std::string missing = missing_ops(b); !missing.empty())
+    error = "backend '" + b.name + "' does not implement: " + missing;
+  else if (!(b.allocator && b.copy_to_host && b.copy_from_host && b.synchronize && b.available))
+    error = "backend '" + b.name + "' is missing its allocator or copy functions";
   std::lock_guard<std::mutex> lock(r.mu);
+  r.errors[static_cast<int>(b.device)] = error;
+  DRIFT_CHECK(error.empty(), error);
   r.backends[static_cast<int>(b.device)] = std::make_unique<Backend>(b);
 }
+
+const Backend* registered_backend(Device d) {
+  ensure_cpu();
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.backends[static_cast<int>(d)].get();
+}
+
+std::string registration_error(Device d) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.errors[static_cast<int>(d)];
+}
+
+void set_dispatch_observer(DispatchObserver observer) { g_observer.store(observer); }
 
 bool backend_available(Device d) {
   ensure_cpu();
@@ -88,6 +109,7 @@ void dispatch(OpKind op, Device device, const KernelArgs& args) {
   const Backend& b = backend(device);
   KernelFn fn = b.kernels[static_cast<int>(op)];
   DRIFT_CHECK(fn != nullptr, "op ", op_name(op), " has no kernel on ", b.name);
+  if (DispatchObserver obs = g_observer.load(std::memory_order_relaxed)) obs(op, device);
   if (profiler::mode() == profiler::Mode::Off) {
     fn(args);
     return;

@@ -1,7 +1,7 @@
 #pragma once
 // The backend interface: one kernel table per device, indexed by OpKind.
 // A kernel receives already-allocated, shape-checked tensors (the frontend in
-// tensor/ops.cpp does the checking, broadcasting and output allocation) and
+// tensor/ops_*.cpp does the checking, broadcasting and output allocation) and
 // a pointer to the op's parameter struct (tensor/op.h). Kernels know nothing
 // of autograd.
 #include <array>
@@ -44,6 +44,18 @@ const Backend& backend(Device d);
 bool backend_available(Device d);
 // Names the ops missing from b's table ("" if complete).
 std::string missing_ops(const Backend& b);
+// The backend registered for d whether or not its device is present (null if
+// none): building a kernel table needs no device, so a test can check that a
+// CUDA build registers every op on a machine without a GPU.
+const Backend* registered_backend(Device d);
+// Why registering a backend for d failed ("" if it did not): e.g. the ops
+// its table misses.
+std::string registration_error(Device d);
+
+// Test hook: called with every dispatched op (null = none). The op-test
+// registry (tests/op_harness.cpp) uses it to see which ops a case exercises.
+using DispatchObserver = void (*)(OpKind op, Device device);
+void set_dispatch_observer(DispatchObserver observer);
 
 // Looks up and runs the kernel for `op` on `device`.
 void dispatch(OpKind op, Device device, const KernelArgs& args);

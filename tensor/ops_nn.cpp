@@ -217,6 +217,9 @@ NormGrads group_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
 }
 
 // ---------------------------------------------------------------- layer norm
+// LayerNorm over the last dim is GroupNorm of x viewed as [M, D, 1] with one
+// group (each row is a group, each of its D elements a channel with its own
+// weight and bias): one kernel family for both, on every backend.
 NormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_defined(x, "layer_norm", "x");
   check_floating(x, "layer_norm");
@@ -226,21 +229,8 @@ NormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   check_param(weight, x, D, "layer_norm", "weight");
   check_param(bias, x, D, "layer_norm", "bias");
   const Shape stats(x.shape().begin(), x.shape().end() - 1);
-  NormResult r;
-  r.y = empty(x.shape(), x.dtype(), x.device());
-  r.mean = empty(stats, x.dtype(), x.device());
-  r.rstd = empty(stats, x.dtype(), x.device());
-  if (M == 0) return r;
-  Tensor xc = contig(x), wc, bc;
-  if (weight.defined()) wc = contig(weight);
-  if (bias.defined()) bc = contig(bias);
-  NormParams p{M, D, 1, 1, eps};
-  KernelArgs args;
-  args.in = {&xc, weight.defined() ? &wc : nullptr, bias.defined() ? &bc : nullptr};
-  args.out = {&r.y, &r.mean, &r.rstd};
-  args.params = &p;
-  dispatch(OpKind::LayerNorm, x.device(), args);
-  return r;
+  NormResult r = group_norm(reshaped(x, {M, D, 1}), 1, weight, bias, eps);
+  return {reshaped(r.y, x.shape()), reshaped(r.mean, stats), reshaped(r.rstd, stats)};
 }
 
 NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& mean, const Tensor& rstd,
@@ -262,27 +252,9 @@ NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
               " elements for x ", shape_str(x.shape()), ", got ", shape_str(mean.shape()), " and ",
               shape_str(rstd.shape()));
   check_param(weight, x, D, op, "weight");
-  NormGrads g;
-  g.dx = empty(x.shape(), x.dtype(), x.device());
-  if (weight.defined()) {
-    g.dweight = empty({D}, x.dtype(), x.device());
-    g.dbias = empty({D}, x.dtype(), x.device());
-  }
-  if (M == 0) {
-    if (weight.defined()) {
-      fill_(g.dweight, 0.0);
-      fill_(g.dbias, 0.0);
-    }
-    return g;
-  }
-  Tensor gc = contig(grad_y), xc = contig(x), mc = contig(mean), rc = contig(rstd), wc;
-  if (weight.defined()) wc = contig(weight);
-  NormParams p{M, D, 1, 1, 0.0};
-  KernelArgs args;
-  args.in = {&gc, &xc, &mc, &rc, weight.defined() ? &wc : nullptr};
-  args.out = {&g.dx, weight.defined() ? &g.dweight : nullptr, weight.defined() ? &g.dbias : nullptr};
-  args.params = &p;
-  dispatch(OpKind::LayerNormBackward, x.device(), args);
+  NormGrads g = group_norm_backward(reshaped(grad_y, {M, D, 1}), reshaped(x, {M, D, 1}), reshaped(mean, {M, 1}),
+                                    reshaped(rstd, {M, 1}), weight, 1);
+  g.dx = reshaped(g.dx, x.shape());
   return g;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "tests/test_util.h"  // expect_error
 
 namespace drift::test {
 
@@ -65,17 +66,6 @@ inline std::vector<uint8_t> idx_labels(uint32_t n) {
   return v;
 }
 
-// Expects `fn` to throw drift::Error whose message contains every piece.
-template <class F>
-inline void expect_error(F fn, const std::vector<std::string>& pieces) {
-  try {
-    fn();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "message '" << msg << "' lacks '" << p << "'";
-  }
-}
 
 // A gzip stream of `bytes` cut right after the first `keep` bytes: those are
 // flushed to a byte boundary and the stream stops there (no end marker, no

@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "autograd/functions.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 
 namespace {
 
@@ -26,16 +28,6 @@ void expect_near(const std::vector<double>& got, const std::vector<double>& want
 }
 
 // Runs f, expects a drift::Error whose message contains every fragment.
-template <class F>
-void expect_error(F f, const std::vector<std::string>& fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& frag : fragments) EXPECT_NE(msg.find(frag), std::string::npos) << "message: " << msg;
-  }
-}
 
 // ---------------------------------------------------------------- accumulation and graph shapes
 

@@ -10,21 +10,13 @@
 #include "nn/layers.h"
 #include "nn/unet.h"
 #include "tensor/backend.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 using namespace drift::nn;
 
 namespace {
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 // A small two-level module: block.{lin, norm}, head.
 struct Block : Module {

@@ -7,21 +7,13 @@
 #include <vector>
 
 #include "nn/optim.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 using namespace drift::nn;
 
 namespace {
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 Tensor param(std::vector<float> v) {
   Tensor t = ops::from_vector(v, {static_cast<int64_t>(v.size())});

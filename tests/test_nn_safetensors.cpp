@@ -11,21 +11,13 @@
 
 #include "nn/safetensors.h"
 #include "nn/unet.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 using namespace drift::nn;
 
 namespace {
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 std::string temp_path(const std::string& name) {
   return testing::TempDir() + "drift_st_" + std::to_string(::getpid()) + "_" + name;

@@ -9,21 +9,13 @@
 
 #include "nn/safetensors.h"
 #include "nn/unet.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 using namespace drift::nn;
 
 namespace {
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
 

@@ -1,29 +1,22 @@
 // Tensor core: factories, views (sharing storage), copies, dtype/device conversion, printing.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "tensor/backend.h"
 #include "tensor/profiler.h"
 #include "tensor/ops.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
+using drift::test::vals;
 
 namespace {
-std::vector<double> vals(const Tensor& t) { return ops::to_vector_f64(t); }
 
 // Expects the call to throw drift::Error whose message contains every piece.
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 }  // namespace
 
 TEST(TensorFactory, EmptyZerosOnesFull) {
@@ -327,6 +320,27 @@ TEST(TensorPrint, ShowsShapeDtypeDeviceAndTruncates) {
 TEST(TensorBackend, CpuTableIsComplete) {
   EXPECT_TRUE(backend_available(Device::CPU));
   EXPECT_EQ(missing_ops(backend(Device::CPU)), "");
+}
+
+// The caching allocator (tensor/caching_allocator.h, shared with CUDA): a
+// freed block comes back for a request of the same rounded size.
+TEST(TensorBackend, CachingAllocatorReusesFreedBlocks) {
+  Allocator& a = cpu_allocator();
+  a.empty_cache();
+  EXPECT_EQ(a.cached_bytes(), 0u);
+  void* p = a.allocate(1000);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);  // 64-byte aligned
+  a.deallocate(p, 1000);
+  EXPECT_EQ(a.cached_bytes(), 1024u);  // rounded up to a multiple of 64
+  void* q = a.allocate(990);           // the same bucket: the same block comes back
+  EXPECT_EQ(p, q);
+  EXPECT_EQ(a.cached_bytes(), 0u);
+  void* big = a.allocate((size_t(1) << 20) + 1);  // above 1 MiB: steps of 1/8 of the next power of two
+  a.deallocate(big, (size_t(1) << 20) + 1);
+  EXPECT_EQ(a.cached_bytes(), (size_t(1) << 20) + (size_t(1) << 18));
+  a.deallocate(q, 990);
+  a.empty_cache();
+  EXPECT_EQ(a.cached_bytes(), 0u);
 }
 
 // The DRIFT_PROFILE table: calls and time add up per op, sorted by time, reset empties it.

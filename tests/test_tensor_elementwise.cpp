@@ -9,22 +9,13 @@
 #include <vector>
 
 #include "tensor/ops.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
+using drift::test::vals;
 
 namespace {
-std::vector<double> vals(const Tensor& t) { return ops::to_vector_f64(t); }
-
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 // Values -3.0 .. +3.0-ish, deterministic, no exact zeros.
 Tensor ramp(const Shape& shape, DType dt = DType::Float32) {

@@ -10,8 +10,11 @@
 #include "tensor/backend.h"
 #include "tensor/cpu/blas.h"
 #include "tensor/ops.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
+using drift::test::vals;
 
 namespace {
 
@@ -26,8 +29,6 @@ std::vector<double> random_values(int64_t n, uint32_t seed) {
 Tensor random_tensor(const Shape& shape, uint32_t seed, DType dtype = DType::Float32) {
   return ops::to(ops::from_vector(random_values(shape_numel(shape), seed), shape), dtype);
 }
-
-std::vector<double> vals(const Tensor& t) { return ops::to_vector_f64(t); }
 
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());
@@ -52,16 +53,6 @@ void expect_near_all(const std::vector<double>& got, const std::vector<double>& 
 }
 
 // Expects the call to throw drift::Error whose message contains every piece.
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "expected drift::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 // ------------------------------------------------------------ reference kernels
 namespace reference {

@@ -9,8 +9,11 @@
 
 #include "tensor/backend.h"
 #include "tensor/ops.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
+using drift::test::vals;
 
 namespace {
 
@@ -26,8 +29,6 @@ Tensor random_tensor(const Shape& shape, uint32_t seed, DType dtype = DType::Flo
   return ops::to(ops::from_vector(random_values(shape_numel(shape), seed), shape), dtype);
 }
 
-std::vector<double> vals(const Tensor& t) { return ops::to_vector_f64(t); }
-
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
@@ -39,17 +40,6 @@ void expect_near_all(const std::vector<double>& got, const std::vector<double>& 
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < got.size(); ++i)
     EXPECT_NEAR(got[i], want[i], tol * (1 + std::abs(want[i]))) << what << " at element " << i;
-}
-
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    ADD_FAILURE() << "expected drift::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
 }
 
 // Central differences of the scalar f at x (float64), one element at a time.

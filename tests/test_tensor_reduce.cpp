@@ -7,22 +7,13 @@
 #include <vector>
 
 #include "tensor/ops.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
+using drift::test::vals;
 
 namespace {
-std::vector<double> vals(const Tensor& t) { return ops::to_vector_f64(t); }
-
-template <class F>
-void expect_error(F f, const std::vector<std::string>& pieces) {
-  try {
-    f();
-    FAIL() << "expected drift::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 Tensor ramp(const Shape& shape, DType dt = DType::Float64) {
   int64_t n = shape_numel(shape);

@@ -14,6 +14,6 @@ void register_conv_kernels(Backend& b);         // cpu/conv.cpp:        Conv2d a
 void register_pool_kernels(Backend& b);         // cpu/pool.cpp:        AvgPool2d, UpsampleNearest2d (+ backward)
 void register_index_kernels(Backend& b);        // cpu/index.cpp:       IndexSelect, IndexAdd
 void register_softmax_kernels(Backend& b);      // cpu/softmax.cpp:     Softmax, LogSoftmax
-void register_norm_kernels(Backend& b);         // cpu/norm.cpp:        GroupNorm, LayerNorm (+ backward)
+void register_norm_kernels(Backend& b);         // cpu/norm.cpp:        GroupNorm (+ backward; LayerNorm runs through it)
 
 }  // namespace drift::cpu

@@ -1,14 +1,13 @@
-// GroupNorm (Wu & He 2018) and LayerNorm (Ba et al. 2016), forward and backward.
+// GroupNorm (Wu & He 2018), forward and backward; LayerNorm (Ba et al. 2016)
+// runs through the same kernels (tensor/ops_nn.cpp: x [M, D] as [N = M, C = D,
+// S = 1] with one group).
 //
-// GroupNorm, x [N, C, S] contiguous, G groups of C/G channels; per (n, g):
+// x [N, C, S] contiguous, G groups of C/G channels; per (n, g):
 //   mu = mean(x), var = mean((x - mu)^2) (biased), rstd = 1/sqrt(var + eps)
 //   xhat = (x - mu) * rstd,  y[n, c, s] = xhat * w[c] + b[c]
 //   GroupNorm:         in = {x, w or null, b or null},     out = {y, mean [N, G], rstd [N, G]}
 //   GroupNormBackward: in = {dy, x, mean, rstd, w or null}, out = {dx, dw or null, db or null}
-// LayerNorm normalises each row of x [M, D] (NormParams n = M, c = D):
-//   LayerNorm:         in = {x, w or null, b or null},     out = {y, mean [M], rstd [M]}
-//   LayerNormBackward: in = {dy, x, mean, rstd, w or null}, out = {dx, dw or null, db or null}
-// Backward, over the elements of one group / row (K of them), with g = dy * w:
+// Backward, over the elements of one group (K of them), with g = dy * w:
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),
 //   dw[c] = sum dy * xhat,  db[c] = sum dy  (over everything but c).
 // Statistics are accumulated in double (two passes: mean, then squared deviations).
@@ -80,7 +79,7 @@ void group_norm_forward(const KernelArgs& args) {
   T* mean = args.out[1]->data<T>();
   T* rstd = args.out[2]->data<T>();
   const int64_t G = p.groups, cpg = p.c / G, S = p.s, K = cpg * S;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (p.n * p.c * p.s > 4096)
   for (int64_t ng = 0; ng < p.n * G; ++ng) {
     const int64_t n = ng / G, g = ng % G;
     const T* xg = x + (n * p.c + g * cpg) * S;
@@ -114,137 +113,65 @@ void group_norm_backward(const KernelArgs& args) {
   T* dw = args.out[1] ? args.out[1]->data<T>() : nullptr;
   T* db = args.out[2] ? args.out[2]->data<T>() : nullptr;
   const int64_t N = p.n, C = p.c, G = p.groups, cpg = C / G, S = p.s, K = cpg * S;
-  // Per (n, c): sum_s dy * x and sum_s dy (kept for dw, db).
-  std::vector<double> dyx(static_cast<size_t>(N * C)), dys(static_cast<size_t>(N * C));
-#pragma omp parallel for schedule(static)
-  for (int64_t ng = 0; ng < N * G; ++ng) {
-    const int64_t n = ng / G, g = ng % G;
-    const double mu = mean[ng], rs = rstd[ng];
-    double sum_g = 0, sum_gx = 0;  // sum over the group of dy*w and dy*w*x
-    for (int64_t c = g * cpg; c < (g + 1) * cpg; ++c) {
-      const T* dyc = dy + (n * C + c) * S;
-      const T* xc = x + (n * C + c) * S;
-      const double sx = dot_of(dyc, xc, S), s1 = sum_of(dyc, S);
-      dyx[n * C + c] = sx;
-      dys[n * C + c] = s1;
-      const double wc = w ? double(w[c]) : 1.0;
-      sum_g += wc * s1;
-      sum_gx += wc * sx;
-    }
-    // mean(g) and mean(g * xhat), xhat = (x - mu) * rs
-    const double m1 = K > 0 ? sum_g / double(K) : 0.0;
-    const double m2 = K > 0 ? rs * (sum_gx - mu * sum_g) / double(K) : 0.0;
-    // dx = rs*w*dy - rs*m1 - rs*m2*(x - mu)*rs = a_c*dy + bx*x + c0
-    const double bx = -rs * rs * m2;
-    const double c0 = -rs * m1 + rs * rs * m2 * mu;
-    for (int64_t c = g * cpg; c < (g + 1) * cpg; ++c) {
-      const T a = T(rs * (w ? double(w[c]) : 1.0)), tb = T(bx), tc = T(c0);
-      const T* dyc = dy + (n * C + c) * S;
-      const T* xc = x + (n * C + c) * S;
-      T* dxc = dx + (n * C + c) * S;
-      for (int64_t s = 0; s < S; ++s) dxc[s] = a * dyc[s] + tb * xc[s] + tc;
-    }
-  }
-  // dw[c] = sum_n rstd * (sum dy*x - mu * sum dy),  db[c] = sum_n sum dy
-  for (int64_t c = 0; c < C; ++c) {
-    double sw = 0, sb = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t ng = n * G + c / cpg;
-      sw += double(rstd[ng]) * (dyx[n * C + c] - double(mean[ng]) * dys[n * C + c]);
-      sb += dys[n * C + c];
-    }
-    if (dw) dw[c] = T(sw);
-    if (db) db[c] = T(sb);
-  }
-}
-
-// ------------------------------------------------------------------ LayerNorm
-template <class T>
-void layer_norm_forward(const KernelArgs& args) {
-  const NormParams& p = args.p<NormParams>();
-  const T* x = args.in[0]->data<T>();
-  const T* w = static_cast<const T*>(opt_data(args.in[1]));
-  const T* b = static_cast<const T*>(opt_data(args.in[2]));
-  T* y = args.out[0]->data<T>();
-  T* mean = args.out[1]->data<T>();
-  T* rstd = args.out[2]->data<T>();
-  const int64_t M = p.n, D = p.c;
-#pragma omp parallel for schedule(static) if (M * D > 4096)
-  for (int64_t m = 0; m < M; ++m) {
-    const T* xr = x + m * D;
-    T* yr = y + m * D;
-    const double mu = D > 0 ? sum_of(xr, D) / double(D) : 0.0;
-    const double var = D > 0 ? sq_dev(xr, D, mu) / double(D) : 0.0;
-    const double rs = 1.0 / std::sqrt(var + p.eps);
-    mean[m] = T(mu);
-    rstd[m] = T(rs);
-    const T tmu = T(mu), trs = T(rs);
-    for (int64_t d = 0; d < D; ++d) {
-      const T xhat = (xr[d] - tmu) * trs;
-      yr[d] = xhat * (w ? w[d] : T(1)) + (b ? b[d] : T(0));
-    }
-  }
-}
-
-template <class T>
-void layer_norm_backward(const KernelArgs& args) {
-  const NormParams& p = args.p<NormParams>();
-  const T* dy = args.in[0]->data<T>();
-  const T* x = args.in[1]->data<T>();
-  const T* mean = args.in[2]->data<T>();
-  const T* rstd = args.in[3]->data<T>();
-  const T* w = static_cast<const T*>(opt_data(args.in[4]));
-  T* dx = args.out[0]->data<T>();
-  T* dw = args.out[1] ? args.out[1]->data<T>() : nullptr;
-  T* db = args.out[2] ? args.out[2]->data<T>() : nullptr;
-  const int64_t M = p.n, D = p.c;
-  std::vector<double> sw(static_cast<size_t>(D), 0.0), sb(static_cast<size_t>(D), 0.0);
-#pragma omp parallel if (M * D > 4096)
+  // dw[c] = sum_n rstd * (sum_s dy*x - mu * sum_s dy),  db[c] = sum_n sum_s dy:
+  // each thread sums its groups into its own rows, merged at the end.
+  std::vector<double> sw(static_cast<size_t>(C), 0.0), sb(static_cast<size_t>(C), 0.0);
+#pragma omp parallel if (N * C * S > 4096)
   {
-    std::vector<double> lw(static_cast<size_t>(D), 0.0), lb(static_cast<size_t>(D), 0.0);
+    std::vector<double> lw(static_cast<size_t>(C), 0.0), lb(static_cast<size_t>(C), 0.0);
+    std::vector<double> dyx(static_cast<size_t>(cpg)), dys(static_cast<size_t>(cpg));
 #pragma omp for schedule(static)
-    for (int64_t m = 0; m < M; ++m) {
-      const T* dyr = dy + m * D;
-      const T* xr = x + m * D;
-      T* dxr = dx + m * D;
-      const double mu = mean[m], rs = rstd[m];
-      double sum_g = 0, sum_gxhat = 0;
-      for (int64_t d = 0; d < D; ++d) {
-        const double xhat = (double(xr[d]) - mu) * rs;
-        const double g = double(dyr[d]) * (w ? double(w[d]) : 1.0);
-        sum_g += g;
-        sum_gxhat += g * xhat;
-        lw[d] += double(dyr[d]) * xhat;
-        lb[d] += double(dyr[d]);
+    for (int64_t ng = 0; ng < N * G; ++ng) {
+      const int64_t n = ng / G, g = ng % G;
+      const double mu = mean[ng], rs = rstd[ng];
+      double sum_g = 0, sum_gx = 0;  // sum over the group of dy*w and dy*w*x
+      for (int64_t cl = 0; cl < cpg; ++cl) {
+        const int64_t c = g * cpg + cl;
+        const T* dyc = dy + (n * C + c) * S;
+        const T* xc = x + (n * C + c) * S;
+        const double sx = S == 1 ? double(dyc[0]) * double(xc[0]) : dot_of(dyc, xc, S);
+        const double s1 = S == 1 ? double(dyc[0]) : sum_of(dyc, S);
+        dyx[cl] = sx;
+        dys[cl] = s1;
+        const double wc = w ? double(w[c]) : 1.0;
+        sum_g += wc * s1;
+        sum_gx += wc * sx;
+        lw[c] += rs * (sx - mu * s1);
+        lb[c] += s1;
       }
-      const double m1 = D > 0 ? sum_g / double(D) : 0.0, m2 = D > 0 ? sum_gxhat / double(D) : 0.0;
-      for (int64_t d = 0; d < D; ++d) {
-        const double xhat = (double(xr[d]) - mu) * rs;
-        const double g = double(dyr[d]) * (w ? double(w[d]) : 1.0);
-        dxr[d] = T(rs * (g - m1 - xhat * m2));
+      // mean(g) and mean(g * xhat), xhat = (x - mu) * rs
+      const double m1 = K > 0 ? sum_g / double(K) : 0.0;
+      const double m2 = K > 0 ? rs * (sum_gx - mu * sum_g) / double(K) : 0.0;
+      // dx = rs*w*dy - rs*m1 - rs*m2*(x - mu)*rs = a_c*dy + bx*x + c0
+      const T tb = T(-rs * rs * m2), tc = T(-rs * m1 + rs * rs * m2 * mu);
+      for (int64_t cl = 0; cl < cpg; ++cl) {
+        const int64_t c = g * cpg + cl;
+        const T a = T(rs * (w ? double(w[c]) : 1.0));
+        const T* dyc = dy + (n * C + c) * S;
+        const T* xc = x + (n * C + c) * S;
+        T* dxc = dx + (n * C + c) * S;
+        for (int64_t s = 0; s < S; ++s) dxc[s] = a * dyc[s] + tb * xc[s] + tc;
       }
     }
-#pragma omp critical(drift_layer_norm_backward)
-    for (int64_t d = 0; d < D; ++d) {
-      sw[d] += lw[d];
-      sb[d] += lb[d];
+#pragma omp critical(drift_group_norm_backward)
+    for (int64_t c = 0; c < C; ++c) {
+      sw[c] += lw[c];
+      sb[c] += lb[c];
     }
   }
-  for (int64_t d = 0; d < D; ++d) {
-    if (dw) dw[d] = T(sw[d]);
-    if (db) db[d] = T(sb[d]);
+  for (int64_t c = 0; c < C; ++c) {
+    if (dw) dw[c] = T(sw[c]);
+    if (db) db[c] = T(sb[c]);
   }
 }
 
-enum class NormOp { GroupFwd, GroupBwd, LayerFwd, LayerBwd };
+enum class NormOp { Forward, Backward };
 
 template <class T>
 void run_norm(const KernelArgs& args, NormOp op) {
   switch (op) {
-    case NormOp::GroupFwd: return group_norm_forward<T>(args);
-    case NormOp::GroupBwd: return group_norm_backward<T>(args);
-    case NormOp::LayerFwd: return layer_norm_forward<T>(args);
-    case NormOp::LayerBwd: return layer_norm_backward<T>(args);
+    case NormOp::Forward: return group_norm_forward<T>(args);
+    case NormOp::Backward: return group_norm_backward<T>(args);
   }
 }
 
@@ -260,10 +187,8 @@ void norm_kernel(const KernelArgs& args) {
 }  // namespace
 
 void register_norm_kernels(Backend& b) {
-  b.kernels[static_cast<int>(OpKind::GroupNorm)] = norm_kernel<NormOp::GroupFwd>;
-  b.kernels[static_cast<int>(OpKind::GroupNormBackward)] = norm_kernel<NormOp::GroupBwd>;
-  b.kernels[static_cast<int>(OpKind::LayerNorm)] = norm_kernel<NormOp::LayerFwd>;
-  b.kernels[static_cast<int>(OpKind::LayerNormBackward)] = norm_kernel<NormOp::LayerBwd>;
+  b.kernels[static_cast<int>(OpKind::GroupNorm)] = norm_kernel<NormOp::Forward>;
+  b.kernels[static_cast<int>(OpKind::GroupNormBackward)] = norm_kernel<NormOp::Backward>;
 }
 
 }  // namespace drift::cpu

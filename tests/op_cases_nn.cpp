@@ -1,0 +1,266 @@
+// Cases: indexing (index), softmax (softmax), group and layer norm (norm).
+// References: direct loops in float64.
+#include <cmath>
+
+#include "tests/op_cases.h"
+
+namespace drift::optest {
+namespace {
+
+// out = t.index_select(dim, index).
+Tensor ref_index_select(const Tensor& t, int64_t dim, const Tensor& index) {
+  Host h = host(t), hi = host(index);
+  if (dim < 0) dim += t.dim();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= t.size(d);
+  for (int64_t d = dim + 1; d < t.dim(); ++d) inner *= t.size(d);
+  const int64_t n = t.size(dim), m = index.numel();
+  Shape s = t.shape();
+  s[dim] = m;
+  Host o{s, {}};
+  for (int64_t a = 0; a < outer; ++a)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t b = 0; b < inner; ++b) o.v.push_back(h.v[(a * n + static_cast<int64_t>(hi.v[i])) * inner + b]);
+  return tensor(o);
+}
+
+// out = zeros(shape); out.index_add_(dim, index, src).
+Tensor ref_index_add(const Shape& shape, int64_t dim, const Tensor& index, const Tensor& src) {
+  Host hs = host(src), hi = host(index), o{shape, std::vector<double>(static_cast<size_t>(shape_numel(shape)))};
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= shape[d];
+  for (int64_t d = dim + 1; d < static_cast<int64_t>(shape.size()); ++d) inner *= shape[d];
+  const int64_t n = shape[dim], m = index.numel();
+  for (int64_t a = 0; a < outer; ++a)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t b = 0; b < inner; ++b)
+        o.v[(a * n + static_cast<int64_t>(hi.v[i])) * inner + b] += hs.v[(a * m + i) * inner + b];
+  return tensor(o);
+}
+
+// Softmax (or log-softmax) over `dim`.
+Tensor ref_softmax(const Tensor& x, int64_t dim, bool log) {
+  Host h = host(x), o = h;
+  if (dim < 0) dim += x.dim();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  const int64_t n = x.size(dim);
+  for (int64_t a = 0; a < outer; ++a)
+    for (int64_t b = 0; b < inner; ++b) {
+      auto at = [&](int64_t i) { return (a * n + i) * inner + b; };
+      double m = -INFINITY, s = 0;
+      for (int64_t i = 0; i < n; ++i) m = std::max(m, h.v[at(i)]);
+      for (int64_t i = 0; i < n; ++i) s += std::exp(h.v[at(i)] - m);
+      for (int64_t i = 0; i < n; ++i) o.v[at(i)] = log ? h.v[at(i)] - m - std::log(s) : std::exp(h.v[at(i)] - m) / s;
+    }
+  return tensor(o);
+}
+
+// Normalisation of x viewed as [rows, len]: each row has zero mean and unit
+// (biased) variance, then y = xhat * w[ch] + b[ch] with ch = channel(row, j).
+// Returns pack({y, mean, rstd}).
+Tensor ref_norm(const Tensor& x, int64_t rows, const Tensor& w, const Tensor& b, double eps,
+                const std::function<int64_t(int64_t, int64_t)>& channel) {
+  Host h = host(x);
+  const int64_t len = h.numel() / rows;
+  std::vector<double> hw = w.defined() ? host(w).v : std::vector<double>(), hb = b.defined() ? host(b).v : std::vector<double>();
+  Host y{x.shape(), h.v}, mean{{rows}, {}}, rstd{{rows}, {}};
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0, q = 0;
+    for (int64_t j = 0; j < len; ++j) s += h.v[r * len + j];
+    const double mu = s / len;
+    for (int64_t j = 0; j < len; ++j) q += (h.v[r * len + j] - mu) * (h.v[r * len + j] - mu);
+    const double rs = 1 / std::sqrt(q / len + eps);
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t ch = channel(r, j);
+      double v = (h.v[r * len + j] - mu) * rs;
+      if (!hw.empty()) v *= hw[ch];
+      if (!hb.empty()) v += hb[ch];
+      y.v[r * len + j] = v;
+    }
+    mean.v.push_back(mu);
+    rstd.v.push_back(rs);
+  }
+  return pack({tensor(y), tensor(mean), tensor(rstd)});
+}
+
+Tensor ref_group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps) {
+  const int64_t n = x.size(0), c = x.size(1), s = x.numel() / (n * c), cg = c / groups;
+  return ref_norm(x, n * groups, w, b, eps, [=](int64_t r, int64_t j) { return (r % groups) * cg + j / s; });
+}
+Tensor ref_layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
+  const int64_t d = x.size(-1);
+  return ref_norm(x, x.numel() / d, w, b, eps, [](int64_t, int64_t j) { return j; });
+}
+
+// Backward of ref_norm (x viewed as [rows, len]):
+// dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) with gw = gy * w[ch], per row;
+// dweight[ch] = sum(gy xhat), dbias[ch] = sum(gy). Returns pack({dx, dw, db})
+// (just dx without a weight).
+Tensor ref_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& w, int64_t rows, int64_t channels,
+                         double eps, const std::function<int64_t(int64_t, int64_t)>& channel) {
+  Host h = host(x), g = host(gy), dx{x.shape(), h.v};
+  const int64_t len = h.numel() / rows;
+  std::vector<double> hw = w.defined() ? host(w).v : std::vector<double>();
+  Host dw{{channels}, std::vector<double>(channels)}, db = dw;
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0, q = 0;
+    for (int64_t j = 0; j < len; ++j) s += h.v[r * len + j];
+    const double mu = s / len;
+    for (int64_t j = 0; j < len; ++j) q += (h.v[r * len + j] - mu) * (h.v[r * len + j] - mu);
+    const double rs = 1 / std::sqrt(q / len + eps);
+    std::vector<double> xhat(len), gw(len);
+    double m1 = 0, m2 = 0;
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t ch = channel(r, j), i = r * len + j;
+      xhat[j] = (h.v[i] - mu) * rs;
+      gw[j] = g.v[i] * (hw.empty() ? 1.0 : hw[ch]);
+      m1 += gw[j] / len;
+      m2 += gw[j] * xhat[j] / len;
+      dw.v[ch] += g.v[i] * xhat[j];
+      db.v[ch] += g.v[i];
+    }
+    for (int64_t j = 0; j < len; ++j) dx.v[r * len + j] = rs * (gw[j] - m1 - xhat[j] * m2);
+  }
+  if (hw.empty()) return pack({tensor(dx)});
+  return pack({tensor(dx), tensor(dw), tensor(db)});
+}
+
+}  // namespace
+
+DRIFT_OP_CASES(index) {
+  const std::vector<double> idx = {3, 0, 3, 1, 4, 4, 2};
+  c.push_back({"IndexSelect", "dim 0 with repeats", {in({5, 3}, -9, 9), ids(idx, {7})},
+               [](V x) { return ops::index_select(x[0], 0, x[1]); },
+               [](V x) { return ref_index_select(x[0], 0, x[1]); }, {F32, F64, I64}});
+  c.push_back({"IndexSelect", "dim 2", {in({5, 6, 4}, -9, 9), ids({3, 0}, {2})},
+               [](V x) { return ops::index_select(x[0], 2, x[1]); },
+               [](V x) { return ref_index_select(x[0], 2, x[1]); }, {F32, F64, I64}});
+  c.push_back({"IndexSelect", "strided source", {tr({5, 6, 4}, -9, 9), ids(idx, {7})},
+               [](V x) { return ops::index_select(x[0], 0, x[1]); },
+               [](V x) { return ref_index_select(x[0], 0, x[1]); }, {F32, F64, I64}});
+  c.push_back({"IndexSelect", "embedding: ids [2,3] with repeats", {in({10, 4}), ids({1, 9, 0, 1, 5, 5}, {2, 3})},
+               [](V x) { return ops::embedding(x[0], x[1]); },
+               [](V x) { return ops::reshape(ref_index_select(x[0], 0, ops::reshape(x[1], {6})), {2, 3, 4}); }});
+  // Repeated indices accumulate.
+  c.push_back({"IndexAdd", "dim 1 with repeats", {in({2, 7, 3}, -9, 9), ids(idx, {7})},
+               [](V x) { return ops::index_add({2, 5, 3}, 1, x[1], x[0]); },
+               [](V x) { return ref_index_add({2, 5, 3}, 1, x[1], x[0]); }, {F32, F64, I64}});
+  c.push_back({"IndexAdd", "dim 0, strided source", {tr({4, 3}, -9, 9), ids({2, 0, 2, 2}, {4})},
+               [](V x) { return ops::index_add({3, 3}, 0, x[1], x[0]); },
+               [](V x) { return ref_index_add({3, 3}, 0, x[1], x[0]); }});
+}
+
+DRIFT_OP_CASES(softmax) {
+  for (int64_t d : {0, 1, 2}) {
+    for (bool log : {false, true}) {
+      OpCase s{log ? "LogSoftmax" : "Softmax", "[4,6,33] dim " + std::to_string(d), {in({4, 6, 33}, -6, 6)},
+               [d, log](V x) { return log ? ops::log_softmax(x[0], d) : ops::softmax(x[0], d); },
+               [d, log](V x) { return ref_softmax(x[0], d, log); }};
+      s.tol32 = 1e-5;
+      c.push_back(s);
+    }
+  }
+  for (bool log : {false, true}) {
+    OpCase w{log ? "LogSoftmax" : "Softmax", "wide rows [3,2000] in [-30,30)", {in({3, 2000}, -30, 30)},
+             [log](V x) { return log ? ops::log_softmax(x[0], 1) : ops::softmax(x[0], 1); },
+             [log](V x) { return ref_softmax(x[0], 1, log); }};
+    w.tol32 = 1e-5;
+    w.bytes = 8.0 * 6000;
+    c.push_back(w);
+    OpCase t{log ? "LogSoftmax" : "Softmax", "transposed, large inputs (stability)", {tr({5, 7}, 500, 900)},
+             [log](V x) { return log ? ops::log_softmax(x[0], -1) : ops::softmax(x[0], -1); },
+             [log](V x) { return ref_softmax(x[0], -1, log); }};
+    t.tol32 = 1e-4;
+    c.push_back(t);
+  }
+}
+
+DRIFT_OP_CASES(norm) {
+  // GroupNorm on [N, C, H, W] (and [N, C, L]), with and without affine parameters.
+  struct G { Shape x; int64_t groups; bool affine; };
+  for (const G& g : {G{{2, 8, 5, 6}, 4, true}, G{{2, 8, 5, 6}, 4, false}, G{{2, 6, 5}, 3, true}, G{{2, 4, 40, 40}, 2, true}}) {
+    const int64_t groups = g.groups, ch = g.x[1], s = shape_numel(g.x) / (g.x[0] * ch);
+    const std::string tag = "x " + shape_str(g.x) + " G " + std::to_string(groups) + (g.affine ? " affine" : "");
+    std::vector<Arg> args = {in(g.x, -2, 3)};
+    if (g.affine) {
+      args.push_back(in({ch}, 0.5, 1.5));
+      args.push_back(in({ch}));
+    }
+    OpCase f{"GroupNorm", tag, args,
+             [groups](V x) {
+               ops::NormResult r = ops::group_norm(x[0], groups, x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), 1e-5);
+               return pack({r.y, r.mean, r.rstd});
+             },
+             [groups](V x) { return ref_group_norm(x[0], groups, x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), 1e-5); }};
+    f.tol32 = 5e-5;
+    f.bytes = 8.0 * shape_numel(g.x);
+    c.push_back(f);
+    std::vector<Arg> bargs = {in(g.x), in(g.x, -2, 3)};
+    if (g.affine) bargs.push_back(in({ch}, 0.5, 1.5));
+    const bool affine = g.affine;
+    OpCase b{"GroupNormBackward", tag, bargs,
+             [groups](V x) {
+               Tensor w = x.size() > 2 ? x[2] : Tensor();
+               ops::NormResult r = ops::group_norm(x[1], groups, w, Tensor(), 1e-5);
+               ops::NormGrads gr = ops::group_norm_backward(x[0], x[1], r.mean, r.rstd, w, groups);
+               return pack({gr.dx, gr.dweight, gr.dbias});
+             },
+             [groups, ch, s, affine](V x) {
+               const int64_t cg = ch / groups;
+               return ref_norm_backward(x[0], x[1], affine ? x[2] : Tensor(), x[1].size(0) * groups, ch, 1e-5,
+                                        [=](int64_t r, int64_t j) { return (r % groups) * cg + j / s; });
+             }};
+    b.tol32 = 2e-4;
+    b.bytes = 12.0 * shape_numel(g.x);
+    c.push_back(b);
+  }
+  // LayerNorm over the last dim of [B, T, D] (strided input) and of [M, D] (through the GroupNorm kernels).
+  struct L { Shape x; bool affine; bool transposed; };
+  for (const L& l : {L{{3, 7, 48}, true, true}, L{{4, 6}, false, true}, L{{3, 4, 5}, true, false}}) {
+    const int64_t d = l.x.back();
+    const std::string tag = "layer_norm: x " + shape_str(l.x) + (l.affine ? " affine" : "") + (l.transposed ? " transposed" : "");
+    std::vector<Arg> args = {l.transposed ? tr(l.x, -2, 2) : in(l.x, -2, 2)};
+    if (l.affine) {
+      args.push_back(in({d}, 0.5, 1.5));
+      args.push_back(in({d}));
+    }
+    OpCase f{"GroupNorm", tag, args,
+             [](V x) {
+               ops::NormResult r = ops::layer_norm(x[0], x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), 1e-5);
+               return pack({r.y, r.mean, r.rstd});
+             },
+             [](V x) { return ref_layer_norm(x[0], x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), 1e-5); }};
+    f.tol32 = 5e-5;
+    c.push_back(f);
+    std::vector<Arg> bargs = {in(l.x), in(l.x, -2, 2)};
+    if (l.affine) bargs.push_back(in({d}, 0.5, 1.5));
+    const bool affine = l.affine;
+    OpCase b{"GroupNormBackward", tag, bargs,
+             [](V x) {
+               Tensor w = x.size() > 2 ? x[2] : Tensor();
+               ops::NormResult r = ops::layer_norm(x[1], w, Tensor(), 1e-5);
+               ops::NormGrads gr = ops::layer_norm_backward(x[0], x[1], r.mean, r.rstd, w);
+               return pack({gr.dx, gr.dweight, gr.dbias});
+             },
+             [affine, d](V x) {
+               return ref_norm_backward(x[0], x[1], affine ? x[2] : Tensor(), x[1].numel() / d, d, 1e-5,
+                                        [](int64_t, int64_t j) { return j; });
+             }};
+    b.tol32 = 2e-4;
+    c.push_back(b);
+  }
+  // perf: the attention-block LayerNorm of the U-Net, [B*T, D] = [4096, 256], forward and backward.
+  OpCase pf{"GroupNorm", "perf: layer_norm [4096, 256] forward + backward", {in({4096, 256}), in({4096, 256}), in({256}), in({256})},
+            [](V x) {
+              ops::NormResult r = ops::layer_norm(x[1], x[2], x[3], 1e-5);
+              ops::NormGrads g = ops::layer_norm_backward(x[0], x[1], r.mean, r.rstd, x[2]);
+              return g.dx;
+            }};
+  pf.bytes = 4.0 * 4096 * 256 * 5;  // read x, write y; read dy, x, write dx
+  pf.perf_only = true;
+  c.push_back(pf);
+}
+
+}  // namespace drift::optest
