@@ -118,9 +118,9 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> read_tar_members(
   DRIFT_CHECK(::stat(archive.c_str(), &st) == 0, "cannot open archive '", archive, "': no such file");
   gzFile f = gzopen(archive.c_str(), "rb");
   DRIFT_CHECK(f != nullptr, "cannot open archive '", archive, "' for reading");
-  gzbuffer(f, 1 << 18);
+  gzbuffer(f, 1 << 16);
   std::vector<std::pair<std::string, std::vector<uint8_t>>> out;
-  std::vector<uint8_t> skip(1 << 20);
+  std::vector<uint8_t> skip(1 << 16);
   try {
     while (true) {
       // A tar archive is a sequence of 512-byte headers, each followed by the

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <sys/stat.h>
@@ -28,11 +29,14 @@ std::vector<uint8_t> read_file_maybe_gz(const std::string& path) {
   DRIFT_CHECK(file_exists(path), "cannot open '", path, "': no such file");
   gzFile f = gzopen(path.c_str(), "rb");
   DRIFT_CHECK(f != nullptr, "cannot open '", path, "' for reading");
-  gzbuffer(f, 1 << 17);
-  std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 20);
+  gzbuffer(f, 1 << 16);
+  // Decompress straight into `out`, doubling its room as it fills.
+  std::vector<uint8_t> out(1 << 16);
+  size_t used = 0;
   while (true) {
-    int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (used == out.size()) out.resize(2 * out.size());
+    const size_t room = std::min<size_t>(out.size() - used, 1u << 30);
+    int n = gzread(f, out.data() + used, static_cast<unsigned>(room));
     if (n < 0) {
       int err = 0;
       std::string msg = gzerror(f, &err);
@@ -40,8 +44,9 @@ std::vector<uint8_t> read_file_maybe_gz(const std::string& path) {
       throw Error(str("error reading '", path, "': ", msg, " (corrupt or truncated gzip file?)"));
     }
     if (n == 0) break;
-    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+    used += static_cast<size_t>(n);
   }
+  out.resize(used);
   // gzread returns 0 both at a clean end and when a gzip stream stops in the
   // middle (a cut download): only gzerror / gzclose tell them apart.
   int err = Z_OK;
@@ -49,7 +54,7 @@ std::vector<uint8_t> read_file_maybe_gz(const std::string& path) {
   const int close_err = gzclose(f);
   DRIFT_CHECK(err == Z_OK && close_err == Z_OK, "error reading '", path, "': ",
               err != Z_OK ? msg : std::string("the gzip stream ends early"),
-              " (truncated gzip file? ", out.size(), " bytes were decompressed before the end)");
+              " (truncated gzip file? ", used, " bytes were decompressed before the end)");
   return out;
 }
 

@@ -159,6 +159,7 @@ SafetensorsContents load_safetensors(const std::string& path) {
       continue;
     }
     const std::string where = str("load_safetensors: '", path, "', tensor '", name, "': ");
+    DRIFT_CHECK(!name.empty(), where, "a tensor needs a non-empty name");  // as save_safetensors requires
     DRIFT_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
                 where, "expected an object with dtype, shape and data_offsets, found ", json_excerpt(v));
     Entry e;

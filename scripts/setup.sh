@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything drift needs on Debian (12 or later). Idempotent and
 # non-interactive; run as root (or with sudo available).
-#   scripts/setup.sh          build + test dependencies, Fashion-MNIST
+#   scripts/setup.sh          build + test dependencies (clang + libFuzzer for scripts/fuzz.sh), Fashion-MNIST
 #   scripts/setup.sh --bench  also python3-torch for the PyTorch reference benchmarks
 set -euo pipefail
 
@@ -10,6 +10,7 @@ PKGS=(cmake g++ make pkg-config
       libstb-dev zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev libcli11-dev
       googletest libgtest-dev libbenchmark-dev
       libopenmpi-dev openmpi-bin
+      clang libclang-rt-dev libomp-dev
       dataset-fashion-mnist)
 if [[ "${1:-}" == "--bench" ]]; then PKGS+=(python3-torch python3-numpy); fi
 

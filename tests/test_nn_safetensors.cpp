@@ -155,6 +155,9 @@ TEST(Safetensors, TruncatedAndCorruptFiles) {
     write_bytes(bad, head + "{}      ");
     expect_error([&] { load_safetensors(bad); }, {bad, "header length", "limit"});
   }
+  // An empty name, which save_safetensors would refuse to write back.
+  write_raw(bad, R"({"": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 4);
+  expect_error([&] { load_safetensors(bad); }, {bad, "non-empty name"});
   // A tensor of zero elements whose other sizes multiply to 2^62 loads fine
   // as long as the product fits.
   write_raw(bad, R"({"w": {"dtype": "F32", "shape": [0, 4611686018427387904], "data_offsets": [0, 0]}})", 0);
