@@ -1,10 +1,11 @@
-// Micro-benchmarks of the heavy CPU ops (Google Benchmark):
-//   matmul through drift and a raw cblas_sgemm side by side (GFLOP/s),
-//   conv2d 64 -> 64 3x3 pad 1 at 28x28 and 14x14, batch 64, forward and
-//   forward + backward (GFLOP/s, same conventions as
-//   ../shared/bench/torch_gemm_peak.py: forward = 2*N*Cout*H*W*Cin*9, fwd+bwd = 3x),
-//   group norm forward / backward (GB/s of the minimal traffic).
-// Run: OMP_NUM_THREADS=2 build/bench/bench_ops [--benchmark_filter=Conv]
+// Micro-benchmarks of drift's CPU kernels against OpenBLAS (Google Benchmark):
+//   matmul through drift and a raw cblas_sgemm side by side (GFLOP/s), the
+//   conv-shaped GEMM through OpenBLAS and drift's AVX-512 sgemm, the U-Net's
+//   attention and linear products through drift and through OpenBLAS.
+// Per-op timings (conv2d forward / backward, group norm, batched products at
+// the U-Net's shapes) are perf cases of the op-test registry
+// (tests/op_cases_perf.cpp):  build/drift-test-ops perf -o Conv2d
+// Run: OMP_NUM_THREADS=2 build/bench/bench_ops [--benchmark_filter=Matmul]
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -76,27 +77,6 @@ void BM_ConvGemmDrift(benchmark::State& state) {
   set_rate(state, "GFLOP/s", 2.0 * M * N * K);
 }
 
-void BM_MatmulTransposedB(benchmark::State& state) {
-  const int64_t n = state.range(0);
-  Tensor a = random_tensor({n, n}, 1), b = ops::transpose(random_tensor({n, n}, 2), 0, 1);
-  for (auto _ : state) {
-    Tensor c = ops::matmul(a, b);
-    benchmark::DoNotOptimize(c.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", 2.0 * double(n) * double(n) * double(n));
-}
-
-// Attention-shaped batched products: [B, T, d] @ [B, d, T].
-void BM_MatmulBatched(benchmark::State& state) {
-  const int64_t B = state.range(0), T = state.range(1), d = 32;
-  Tensor a = random_tensor({B, T, d}, 1), b = random_tensor({B, d, T}, 2);
-  for (auto _ : state) {
-    Tensor c = ops::matmul(a, b);
-    benchmark::DoNotOptimize(c.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", 2.0 * double(B) * double(T) * double(T) * double(d));
-}
-
 // The U-Net's attention products at 16x16 (cifar preset, batch 16, 128 channels):
 // [16, 256, 128] @ [16, 128, 256]. drift's matmul (AVX-512 GEMM, batch entries
 // over the threads) against the reference path: one threaded OpenBLAS call per entry.
@@ -140,113 +120,15 @@ void BM_MatmulLinearOpenBlas(benchmark::State& state) {
   set_rate(state, "GFLOP/s", 2.0 * 16 * 256 * 128);
 }
 
-// ---------------------------------------------------------------- conv2d
-constexpr int64_t kConvBatch = 64, kConvC = 64;
-
-double conv_flop(int64_t hw) { return 2.0 * kConvBatch * kConvC * hw * hw * kConvC * 9; }
-
-void BM_Conv2dForward(benchmark::State& state) {
-  const int64_t hw = state.range(0);
-  Tensor x = random_tensor({kConvBatch, kConvC, hw, hw}, 3), w = random_tensor({kConvC, kConvC, 3, 3}, 4);
-  Tensor bias = random_tensor({kConvC}, 5);
-  for (auto _ : state) {
-    Tensor y = ops::conv2d(x, w, bias, 1, 1);
-    benchmark::DoNotOptimize(y.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", conv_flop(hw));
-}
-
-// Forward, then the gradients of input, weight and bias for dy = 1 (as PyTorch's y.backward(ones)).
-void BM_Conv2dForwardBackward(benchmark::State& state) {
-  const int64_t hw = state.range(0);
-  Tensor x = random_tensor({kConvBatch, kConvC, hw, hw}, 3), w = random_tensor({kConvC, kConvC, 3, 3}, 4);
-  Tensor bias = random_tensor({kConvC}, 5);
-  for (auto _ : state) {
-    Tensor y = ops::conv2d(x, w, bias, 1, 1);
-    Tensor dy = ops::ones_like(y);
-    Tensor dx = ops::conv2d_backward_input(dy, w, x.shape(), 1, 1);
-    Tensor dw = ops::conv2d_backward_weight(dy, x, w.shape(), 1, 1);
-    Tensor db = ops::sum(dy, {0, 2, 3});
-    benchmark::DoNotOptimize(dx.data_ptr());
-    benchmark::DoNotOptimize(dw.data_ptr());
-    benchmark::DoNotOptimize(db.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", 3 * conv_flop(hw));
-}
-
-void BM_Conv2dBackwardInput(benchmark::State& state) {
-  const int64_t hw = state.range(0);
-  Tensor w = random_tensor({kConvC, kConvC, 3, 3}, 4), dy = random_tensor({kConvBatch, kConvC, hw, hw}, 6);
-  for (auto _ : state) {
-    Tensor dx = ops::conv2d_backward_input(dy, w, {kConvBatch, kConvC, hw, hw}, 1, 1);
-    benchmark::DoNotOptimize(dx.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", conv_flop(hw));
-}
-
-void BM_Conv2dBackwardWeight(benchmark::State& state) {
-  const int64_t hw = state.range(0);
-  Tensor x = random_tensor({kConvBatch, kConvC, hw, hw}, 3), dy = random_tensor({kConvBatch, kConvC, hw, hw}, 6);
-  for (auto _ : state) {
-    Tensor dw = ops::conv2d_backward_weight(dy, x, {kConvC, kConvC, 3, 3}, 1, 1);
-    benchmark::DoNotOptimize(dw.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", conv_flop(hw));
-}
-
-// 1x1 convolution (a plain GEMM per image), 64 -> 128 channels.
-void BM_Conv2d1x1Forward(benchmark::State& state) {
-  const int64_t hw = state.range(0);
-  Tensor x = random_tensor({kConvBatch, kConvC, hw, hw}, 3), w = random_tensor({2 * kConvC, kConvC, 1, 1}, 4);
-  for (auto _ : state) {
-    Tensor y = ops::conv2d(x, w, Tensor(), 1, 0);
-    benchmark::DoNotOptimize(y.data_ptr());
-  }
-  set_rate(state, "GFLOP/s", 2.0 * kConvBatch * 2 * kConvC * hw * hw * kConvC);
-}
-
-// ---------------------------------------------------------------- group norm
-// x [64, 64, 28, 28], 32 groups (the U-Net's setting).
-const Shape kNormShape = {64, 64, 28, 28};
-
-void BM_GroupNormForward(benchmark::State& state) {
-  Tensor x = random_tensor(kNormShape, 7), w = random_tensor({64}, 8), b = random_tensor({64}, 9);
-  for (auto _ : state) {
-    ops::NormResult r = ops::group_norm(x, 32, w, b, 1e-5);
-    benchmark::DoNotOptimize(r.y.data_ptr());
-  }
-  set_rate(state, "GB/s", 2.0 * 4 * double(shape_numel(kNormShape)));  // read x, write y
-}
-
-void BM_GroupNormBackward(benchmark::State& state) {
-  Tensor x = random_tensor(kNormShape, 7), w = random_tensor({64}, 8), b = random_tensor({64}, 9);
-  Tensor dy = random_tensor(kNormShape, 10);
-  ops::NormResult r = ops::group_norm(x, 32, w, b, 1e-5);
-  for (auto _ : state) {
-    ops::NormGrads g = ops::group_norm_backward(dy, x, r.mean, r.rstd, w, 32);
-    benchmark::DoNotOptimize(g.dx.data_ptr());
-  }
-  set_rate(state, "GB/s", 3.0 * 4 * double(shape_numel(kNormShape)));  // read dy, x, write dx
-}
-
 }  // namespace
 
 BENCHMARK(BM_Matmul)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CblasSgemm)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ConvGemmOpenBlas)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvGemmDrift)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatmulTransposedB)->Arg(512)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_MatmulBatched)->Args({64, 49})->Args({16, 256})->Args({64, 196})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MatmulAttention)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MatmulAttentionOpenBlas)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MatmulLinear)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_MatmulLinearOpenBlas)->Unit(benchmark::kMicrosecond)->UseRealTime();
-BENCHMARK(BM_Conv2dForward)->Arg(28)->Arg(14)->Arg(7)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2dForwardBackward)->Arg(28)->Arg(14)->Arg(7)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2dBackwardInput)->Arg(28)->Arg(14)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2dBackwardWeight)->Arg(28)->Arg(14)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_Conv2d1x1Forward)->Arg(28)->Arg(14)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_GroupNormForward)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_GroupNormBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

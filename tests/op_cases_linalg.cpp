@@ -1,5 +1,8 @@
 // Cases: matrix products (matmul), convolution (conv), pooling and
 // upsampling (pool). References: direct loops in float64.
+#include <array>
+#include <cmath>
+
 #include "tests/op_cases.h"
 
 namespace drift::optest {
@@ -144,6 +147,37 @@ DRIFT_OP_CASES(matmul) {
   c.push_back(add("256x300x200", in({256, 300}), in({300, 200}), 1e-4));
   c.push_back(add("attention-like batched [8,64,32] @ [8,32,64]", in({8, 64, 32}), in({8, 32, 64}), 5e-5));
   c.push_back(add("k = 0 gives zeros", in({4, 0}), in({0, 5})));
+  // Sizes from 1x1x1 to tall-skinny; shared, expanded and permuted batches; many small batches in parallel.
+  for (auto [m, k, n] : {std::array<int64_t, 3>{1, 1, 1}, {7, 5, 3}, {33, 17, 29}, {64, 128, 1}}) {
+    OpCase s = add("[" + std::to_string(m) + "," + std::to_string(k) + "] @ [" + std::to_string(k) + "," +
+                       std::to_string(n) + "]",
+                   in({m, k}), in({k, n}), 1e-5);
+    s.tol64 = 1e-12;
+    c.push_back(s);
+  }
+  OpCase sl = add("shared left operand [3,4] @ [4,4,5] (batch stride 0)", in({3, 4}), in({4, 4, 5}));
+  sl.tol64 = 1e-12;
+  c.push_back(sl);
+  OpCase ex = add("expanded batch of a: [4,3,4] (stride 0) @ [4,4,5]", bc({1, 3, 4}, {4, 3, 4}), in({4, 4, 5}));
+  ex.tol64 = 1e-12;
+  c.push_back(ex);
+  OpCase pb{"Matmul", "permuted batch dims (not one stride, copied) [2,3,3,4] @ [2,3,4,5]", {in({3, 2, 3, 4}), in({2, 3, 4, 5})},
+            [](V x) { return ops::matmul(ops::permute(x[0], {1, 0, 2, 3}), x[1]); },
+            [](V x) { return ref_matmul(ops::permute(x[0], {1, 0, 2, 3}), x[1]); }};
+  pb.tol64 = 1e-12;
+  c.push_back(pb);
+  c.push_back(add("many small batches [37,8,16] @ [37,16,8]", in({37, 8, 16}), in({37, 16, 8}), 1e-5));
+  // Float32 through the fast GEMM against float64: attention-shaped batches
+  // with transposed operands, one product split over threads, x @ W^T (within 1e-5 sqrt(K)).
+  struct T { Shape a, b; bool ta, tb; };
+  for (const T& t : {T{{6, 70, 50}, {6, 50, 90}, false, false}, T{{6, 70, 50}, {6, 50, 90}, true, false},
+                     T{{6, 70, 50}, {6, 50, 90}, false, true}, T{{1, 100, 60}, {1, 60, 200}, false, false},
+                     T{{1, 100, 60}, {1, 60, 200}, true, true}, T{{1, 16, 256}, {1, 256, 130}, false, true}}) {
+    OpCase g = add(std::string("fast GEMM ") + shape_str(t.a) + " @ " + shape_str(t.b) + (t.ta ? " a^T" : "") +
+                       (t.tb ? " b^T" : ""),
+                   t.ta ? tr(t.a) : in(t.a), t.tb ? tr(t.b) : in(t.b), 1e-5 * std::sqrt(double(t.a[2])));
+    c.push_back(g);
+  }
   OpCase big = add("512x512x512", in({512, 512}), in({512, 512}), 2e-4);
   big.perf_only = true;
   c.push_back(big);
@@ -156,7 +190,26 @@ DRIFT_OP_CASES(conv) {
       {{2, 8, 16, 16}, {8, 8, 3, 3}, 1, 1, true}, {{1, 1, 5, 5}, {1, 1, 5, 5}, 1, 2, false},
       {{2, 3, 5, 7}, {4, 3, 3, 5}, 2, 1, true},  {{1, 16, 14, 13}, {12, 16, 3, 3}, 1, 1, true},
   };
-  for (const Conv& k : convs) {
+  // Odd sizes: non-square kernels and images, strides 1-2, padding 0-2, C = 1
+  // and 7, batches that take both the threaded-chunk and the serial paths.
+  std::vector<Conv> all(std::begin(convs), std::end(convs));
+  const int64_t odd[][9] = {  // N, C, H, W, O, kh, kw, stride, pad
+      {2, 1, 5, 7, 3, 3, 5, 1, 0},    // C = 1, 3x5 kernel
+      {3, 7, 9, 6, 4, 3, 5, 2, 1},    // stride 2, pad 1
+      {1, 7, 8, 11, 5, 3, 3, 2, 2},   // N = 1 (serial, threaded BLAS), pad 2
+      {5, 3, 4, 4, 2, 1, 1, 1, 0},    // 1x1 stride 1: plain GEMM
+      {4, 2, 6, 5, 3, 1, 1, 2, 1},    // 1x1 with stride and padding: im2col path
+      {9, 3, 7, 7, 4, 3, 3, 1, 1},    // small images: several per GEMM chunk
+      {6, 4, 28, 28, 8, 3, 3, 1, 1},  // one image per chunk
+      {3, 2, 5, 5, 3, 5, 5, 1, 2},    // kernel as large as the image
+      {1, 5, 3, 4, 6, 1, 1, 1, 0},    // 1x1, N = 1
+      {2, 3, 13, 17, 5, 3, 5, 1, 2},  // stride 1, wide output: padded-window (no im2col) path
+      {5, 2, 12, 14, 4, 5, 3, 1, 0},  // same, no padding, threads over images
+      {1, 3, 9, 20, 2, 3, 3, 1, 1},   // same, N = 1 (threads over columns)
+  };
+  for (const auto& o : odd)
+    for (bool bias : {true, false}) all.push_back({{o[0], o[1], o[2], o[3]}, {o[4], o[1], o[5], o[6]}, o[7], o[8], bias});
+  for (const Conv& k : all) {
     const std::string tag = "x " + shape_str(k.x) + " w " + shape_str(k.w) + " stride " + std::to_string(k.stride) +
                             " pad " + std::to_string(k.pad) + (k.bias ? " bias" : "");
     const int64_t s = k.stride, p = k.pad;
@@ -170,7 +223,8 @@ DRIFT_OP_CASES(conv) {
              [s, p](V x) { return ops::conv2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), s, p); },
              [s, p](V x) { return ref_conv(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), s, p); }};
     f.flops = flops;
-    f.tol32 = 5e-5;
+    f.tol32 = 2e-5;
+    f.tol64 = 1e-12;
     c.push_back(f);
     // a channels-last input permuted back (non-contiguous)
     OpCase fs = f;
@@ -184,24 +238,39 @@ DRIFT_OP_CASES(conv) {
               [s, p, xs](V x) { return ops::conv2d_backward_input(x[0], x[1], xs, s, p); },
               [s, p, xs](V x) { return ref_conv_adjoint(x[0], x[1], xs, s, p, 0); }};
     bi.flops = flops;
-    bi.tol32 = 5e-5;
+    bi.tol32 = 2e-5;
+    bi.tol64 = 1e-12;
     c.push_back(bi);
     OpCase bw{"Conv2dBackwardWeight", tag, {in(ys), in(k.x)},
               [s, p, ws](V x) { return ops::conv2d_backward_weight(x[0], x[1], ws, s, p); },
               [s, p, ws](V x) { return ref_conv_adjoint(x[0], x[1], ws, s, p, 1); }};
     bw.flops = flops;
-    bw.tol32 = 1e-4;
+    bw.tol32 = 2e-5;
+    bw.tol64 = 1e-12;
     c.push_back(bw);
   }
-  // A U-Net sized layer for perf mode: 64 -> 64 3x3 pad 1 at 28x28, batch 16.
-  OpCase big{"Conv2d", "perf: 64->64 3x3 pad 1, 28x28, batch 16", {in({16, 64, 28, 28}), in({64, 64, 3, 3}), in({64})},
-             [](V x) { return ops::conv2d(x[0], x[1], x[2], 1, 1); }, {}};
-  big.flops = 2.0 * 16 * 64 * 28 * 28 * 64 * 9;
-  big.perf_only = true;
-  c.push_back(big);
 }
 
 DRIFT_OP_CASES(pool) {
+  // Windows that drop the last row / column (floor), float32 3x3 windows.
+  c.push_back({"AvgPool2d", "k 2 on [2,3,7,5] (last row and column dropped)", {in({2, 3, 7, 5})},
+               [](V x) { return ops::avg_pool2d(x[0], 2); }, [](V x) { return ref_avg_pool(x[0], 2); }});
+  c.push_back({"AvgPool2d", "k 3 on [1,2,6,9]", {in({1, 2, 6, 9})}, [](V x) { return ops::avg_pool2d(x[0], 3); },
+               [](V x) { return ref_avg_pool(x[0], 3); }});
+  // The backward passes are the adjoints, for k = 1, 2, 3 on [2,3,7,8].
+  for (int64_t k : {1, 2, 3}) {
+    const Shape xs = {2, 3, 7, 8};
+    OpCase pb{"AvgPool2dBackward", "k " + std::to_string(k) + " on [2,3,7,8]", {in({2, 3, 7 / k, 8 / k})},
+              [k, xs](V g) { return ops::avg_pool2d_backward(g[0], xs, k); },
+              [k, xs](V g) { return ref_adjoint([k](const Tensor& e) { return ref_avg_pool(e, k); }, xs, g[0]); }};
+    pb.tol64 = 1e-12;
+    c.push_back(pb);
+    OpCase ub{"UpsampleNearest2dBackward", "x" + std::to_string(k) + " on [2,3,7,8]", {in({2, 3, 7 * k, 8 * k})},
+              [k, xs](V g) { return ops::upsample_nearest2d_backward(g[0], xs, k); },
+              [k, xs](V g) { return ref_adjoint([k](const Tensor& e) { return ref_upsample(e, k); }, xs, g[0]); }};
+    ub.tol64 = 1e-12;
+    c.push_back(ub);
+  }
   for (int64_t k : {2, 4}) {
     OpCase a{"AvgPool2d", "k " + std::to_string(k) + " on [2,3,8,12]", {in({2, 3, 8, 12})},
              [k](V x) { return ops::avg_pool2d(x[0], k); }, [k](V x) { return ref_avg_pool(x[0], k); }};

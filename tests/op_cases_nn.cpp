@@ -85,6 +85,9 @@ Tensor ref_norm(const Tensor& x, int64_t rows, const Tensor& w, const Tensor& b,
   return pack({tensor(y), tensor(mean), tensor(rstd)});
 }
 
+// The first x.numel() entries of a packed norm result: y.
+Tensor y_of(const Tensor& packed, const Tensor& x) { return ops::reshape(ops::narrow(packed, 0, 0, x.numel()), x.shape()); }
+
 Tensor ref_group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps) {
   const int64_t n = x.size(0), c = x.size(1), s = x.numel() / (n * c), cg = c / groups;
   return ref_norm(x, n * groups, w, b, eps, [=](int64_t r, int64_t j) { return (r % groups) * cg + j / s; });
@@ -147,6 +150,20 @@ DRIFT_OP_CASES(index) {
   c.push_back({"IndexAdd", "dim 1 with repeats", {in({2, 7, 3}, -9, 9), ids(idx, {7})},
                [](V x) { return ops::index_add({2, 5, 3}, 1, x[1], x[0]); },
                [](V x) { return ref_index_add({2, 5, 3}, 1, x[1], x[0]); }, {F32, F64, I64}});
+  // index_add is the adjoint of index_select: along each dim of [6,5,7] with 8 repeated indices.
+  for (int64_t d = 0; d < 3; ++d) {
+    Shape src = {6, 5, 7};
+    src[d] = 8;
+    OpCase a{"IndexAdd", "[6,5,7] dim " + std::to_string(d) + ", 8 indices with repeats",
+             {in(src), ids({4, 0, 4, 3, 1, 4, 2, 2}, {8})},
+             [d](V x) { return ops::index_add({6, 5, 7}, d, x[1], x[0]); },
+             [d](V x) { return ref_index_add({6, 5, 7}, d, x[1], x[0]); }};
+    a.tol64 = 1e-12;
+    c.push_back(a);
+  }
+  c.push_back({"IndexAdd", "outer 1, a large inner block [1,5,300]", {in({1, 5, 300}), ids({0, 2, 2, 1, 0}, {5})},
+               [](V x) { return ops::index_add({1, 3, 300}, 1, x[1], x[0]); },
+               [](V x) { return ref_index_add({1, 3, 300}, 1, x[1], x[0]); }});
   c.push_back({"IndexAdd", "dim 0, strided source", {tr({4, 3}, -9, 9), ids({2, 0, 2, 2}, {4})},
                [](V x) { return ops::index_add({3, 3}, 0, x[1], x[0]); },
                [](V x) { return ref_index_add({3, 3}, 0, x[1], x[0]); }});
@@ -162,6 +179,16 @@ DRIFT_OP_CASES(softmax) {
       c.push_back(s);
     }
   }
+  // [3,5,4] in [-3,3): float32 within 1e-6 (softmax) and 1e-5 (log_softmax).
+  for (int64_t d : {0, 1, 2})
+    for (bool log : {false, true}) {
+      OpCase s{log ? "LogSoftmax" : "Softmax", "[3,5,4] dim " + std::to_string(d), {in({3, 5, 4}, -3, 3)},
+               [d, log](V x) { return log ? ops::log_softmax(x[0], d) : ops::softmax(x[0], d); },
+               [d, log](V x) { return ref_softmax(x[0], d, log); }};
+      s.tol32 = log ? 1e-5 : 1e-6;
+      s.tol64 = 1e-12;
+      c.push_back(s);
+    }
   for (bool log : {false, true}) {
     OpCase w{log ? "LogSoftmax" : "Softmax", "wide rows [3,2000] in [-30,30)", {in({3, 2000}, -30, 30)},
              [log](V x) { return log ? ops::log_softmax(x[0], 1) : ops::softmax(x[0], 1); },
@@ -216,6 +243,38 @@ DRIFT_OP_CASES(norm) {
     b.bytes = 12.0 * shape_numel(g.x);
     c.push_back(b);
   }
+  // A large mean (100): float32 forward and backward against the float64 reference.
+  {
+    OpCase f{"GroupNorm", "x [4,8,6,6] with mean 100, G 4, affine", {in({4, 8, 6, 6}, 98, 102), in({8}), in({8})},
+             [](V x) { return ops::group_norm(x[0], 4, x[1], x[2], 1e-5).y; },
+             [](V x) { return y_of(ref_group_norm(x[0], 4, x[1], x[2], 1e-5), x[0]); }};
+    f.tol32 = 1e-4;
+    c.push_back(f);
+    OpCase b{"GroupNormBackward", "x [4,8,6,6] with mean 100, G 4", {in({4, 8, 6, 6}), in({4, 8, 6, 6}, 98, 102), in({8})},
+             [](V x) {
+               ops::NormResult r = ops::group_norm(x[1], 4, x[2], Tensor(), 1e-5);
+               ops::NormGrads g = ops::group_norm_backward(x[0], x[1], r.mean, r.rstd, x[2], 4);
+               return pack({g.dx, g.dweight, g.dbias});
+             },
+             [](V x) {
+               return ref_norm_backward(x[0], x[1], x[2], 16, 8, 1e-5, [](int64_t r, int64_t j) { return (r % 4) * 2 + j / 36; });
+             }};
+    b.tol32 = 1e-3;
+    c.push_back(b);
+  }
+  // LayerNorm with enough rows for the threaded path (per-thread dweight / dbias partial sums).
+  {
+    OpCase b{"GroupNormBackward", "layer_norm: x [256, 64] affine (threaded rows)", {in({256, 64}), in({256, 64}), in({64})},
+             [](V x) {
+               ops::NormResult r = ops::layer_norm(x[1], x[2], Tensor(), 1e-5);
+               ops::NormGrads g = ops::layer_norm_backward(x[0], x[1], r.mean, r.rstd, x[2]);
+               return pack({g.dx, g.dweight, g.dbias});
+             },
+             [](V x) { return ref_norm_backward(x[0], x[1], x[2], 256, 64, 1e-5, [](int64_t, int64_t j) { return j; }); }};
+    b.tol32 = 2e-4;
+    b.tol64 = 1e-12;
+    c.push_back(b);
+  }
   // LayerNorm over the last dim of [B, T, D] (strided input) and of [M, D] (through the GroupNorm kernels).
   struct L { Shape x; bool affine; bool transposed; };
   for (const L& l : {L{{3, 7, 48}, true, true}, L{{4, 6}, false, true}, L{{3, 4, 5}, true, false}}) {
@@ -251,16 +310,6 @@ DRIFT_OP_CASES(norm) {
     b.tol32 = 2e-4;
     c.push_back(b);
   }
-  // perf: the attention-block LayerNorm of the U-Net, [B*T, D] = [4096, 256], forward and backward.
-  OpCase pf{"GroupNorm", "perf: layer_norm [4096, 256] forward + backward", {in({4096, 256}), in({4096, 256}), in({256}), in({256})},
-            [](V x) {
-              ops::NormResult r = ops::layer_norm(x[1], x[2], x[3], 1e-5);
-              ops::NormGrads g = ops::layer_norm_backward(x[0], x[1], r.mean, r.rstd, x[2]);
-              return g.dx;
-            }};
-  pf.bytes = 4.0 * 4096 * 256 * 5;  // read x, write y; read dy, x, write dx
-  pf.perf_only = true;
-  c.push_back(pf);
 }
 
 }  // namespace drift::optest

@@ -213,14 +213,94 @@ DRIFT_OP_CASES(reduce) {
       c.push_back(mn);
     }
   }
-  // Every dim subset of a 4-d tensor, on a permuted (non-contiguous) input.
+  // Every dim subset of a 4-d tensor (none = all): sum keepdim, mean, amax, amin; and sum of a transposed input.
   for (int mask = 0; mask < 16; ++mask) {
     std::vector<int64_t> dims;
     for (int d = 0; d < 4; ++d)
       if (mask & (1 << d)) dims.push_back(d);
+    const std::string tag = "4-d, dims " + shape_str(dims);
+    OpCase k{"Sum", tag + " keepdim, and mean", {in({3, 4, 5, 6}, -3, 3)},
+             [dims](V v) { return pack({ops::sum(v[0], dims, true), ops::mean(v[0], dims)}); },
+             [dims](V v) {
+               return pack({ref_reduce(v[0], dims, true, sum_of),
+                            ref_reduce(v[0], dims, false, [](const std::vector<double>& g) { return sum_of(g) / g.size(); })});
+             }};
+    k.tol64 = 1e-12;
+    c.push_back(k);
+    OpCase m{"Max", tag + ": amax and amin", {in({3, 4, 5, 6}, -3, 3)},
+             [dims](V v) { return pack({ops::amax(v[0], dims), ops::amin(v[0], dims)}); },
+             [dims](V v) { return pack({ref_reduce(v[0], dims, false, max_of), ref_reduce(v[0], dims, false, min_of)}); }};
+    m.exact = true;
+    c.push_back(m);
     if (dims.empty()) continue;
     c.push_back({"Sum", "4-d transposed, dims " + shape_str(dims), {tr({3, 4, 5, 6})},
                  [dims](V v) { return ops::sum(v[0], dims); }, [dims](V v) { return ref_reduce(v[0], dims, false, sum_of); }});
+  }
+  // Non-contiguous inputs: a permuted view, a broadcast (stride 0) view, rows 1, 4, 7 of a [10, 8].
+  for (std::vector<int64_t> dims : {std::vector<int64_t>{0}, {1}, {2}, {0, 2}, {1, 2}}) {
+    OpCase p{"Sum", "permuted [5,6,7] -> [7,5,6], dims " + shape_str(dims) + ": sum and amax", {in({5, 6, 7}, -3, 3)},
+             [dims](V v) {
+               Tensor t = ops::permute(v[0], {2, 0, 1});
+               return pack({ops::sum(t, dims), ops::amax(t, dims)});
+             },
+             [dims](V v) {
+               Tensor t = ops::permute(v[0], {2, 0, 1});
+               return pack({ref_reduce(t, dims, false, sum_of), ref_reduce(t, dims, false, max_of)});
+             }};
+    p.tol64 = 1e-13;
+    p.tol32 = 1e-6;
+    c.push_back(p);
+  }
+  c.push_back({"Sum", "expanded [1,6] -> [4,6], dim 0", {bc({1, 6}, {4, 6}, -3, 3)}, [](V v) { return ops::sum(v[0], {0}); },
+               [](V v) { return ref_reduce(v[0], {0}, false, sum_of); }});
+  c.push_back({"Sum", "rows 1, 4, 7 of [10, 8] (slice step 3), dim 0", {in({10, 8}, -3, 3)},
+               [](V v) { return ops::sum(ops::slice(v[0], 0, 1, 10, 3), {0}); },
+               [](V v) { return ref_reduce(ops::slice(v[0], 0, 1, 10, 3), {0}, false, sum_of); }});
+  // Large shapes take every kernel path: long rows split across threads, many
+  // short rows, wide inner dims. Float32 sums within 1e-6 (double accumulation).
+  for (Shape shape : {Shape{1, 300000}, Shape{3, 100000}, Shape{5000, 7}, Shape{7, 5000}, Shape{16, 8, 28, 28},
+                      Shape{40000, 3, 5}, Shape{20000, 64}}) {
+    const int64_t rank = static_cast<int64_t>(shape.size());
+    OpCase k{"Sum", "large " + shape_str(shape) + ": every dim and all", {in(shape, -3, 3)},
+             [rank](V v) {
+               Tensors outs;
+               for (int64_t d = 0; d < rank; ++d) outs.push_back(ops::sum(v[0], {d}));
+               outs.push_back(ops::sum(v[0]));
+               return pack(outs);
+             },
+             [rank](V v) {
+               Tensors outs;
+               for (int64_t d = 0; d < rank; ++d) outs.push_back(ref_reduce(v[0], {d}, false, sum_of));
+               outs.push_back(ref_reduce(v[0], {}, false, sum_of));
+               return pack(outs);
+             }};
+    k.tol32 = 1e-6;
+    c.push_back(k);
+    OpCase m{"Max", "large " + shape_str(shape) + ": every dim", {in(shape, -3, 3)},
+             [rank](V v) {
+               Tensors outs;
+               for (int64_t d = 0; d < rank; ++d) outs.push_back(ops::amax(v[0], {d}));
+               return pack(outs);
+             },
+             [rank](V v) {
+               Tensors outs;
+               for (int64_t d = 0; d < rank; ++d) outs.push_back(ref_reduce(v[0], {d}, false, max_of));
+               return pack(outs);
+             }};
+    m.exact = true;
+    c.push_back(m);
+  }
+  OpCase nchw{"Sum", "NCHW [16,8,28,28] over {0,2,3} (a bias gradient)", {in({16, 8, 28, 28}, -3, 3)},
+              [](V v) { return ops::sum(v[0], {0, 2, 3}); }, [](V v) { return ref_reduce(v[0], {0, 2, 3}, false, sum_of); }};
+  nchw.tol32 = 1e-6;
+  c.push_back(nchw);
+  // var with a large mean (1e4): the two-pass formula keeps the digits a one-pass one would lose.
+  for (int64_t corr : {0, 1}) {
+    OpCase v{"Sum", "var of [4,50] with mean 1e4, dim 1, correction " + std::to_string(corr), {in({4, 50}, 1e4 - 3, 1e4 + 3)},
+             [corr](V x) { return ops::var(x[0], {1}, false, corr); },
+             [corr](V x) { return ref_reduce(x[0], {1}, false, [corr](const std::vector<double>& g) { return var_of(g, corr); }); }};
+    v.tol32 = 1e-4;
+    c.push_back(v);
   }
   // Long rows (one block per row on CUDA), many short rows, columns, one long vector.
   OpCase lr{"Sum", "long rows [3, 100000]", {in({3, 100000})}, [](V v) { return ops::sum(v[0], {1}); },

@@ -6,6 +6,7 @@
 // when one has no case, so a new op cannot land without its gradcheck.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <set>
@@ -81,10 +82,11 @@ std::vector<std::string> declared_functions(const std::string& path) {
 
 TEST(GradcheckCoverage, EveryFunctionIsCovered) {
   std::vector<std::string> declared = declared_functions(std::string(DRIFT_TEST_DATA) + "/../../autograd/functions.h");
-  // Guards the parser itself: update when functions.h gains a function (and add its case).
-  constexpr size_t kDeclaredFunctions = 66;
-  EXPECT_EQ(declared.size(), kDeclaredFunctions)
-      << "autograd/functions.h changed: add a case for each new function to tests/op_cases_grad.cpp, then update this count";
+  // Guards the parser itself (it must find the declarations, 66 when this was
+  // written); a new function needs no edit here, only its case.
+  EXPECT_GE(declared.size(), 66u) << "the parser of autograd/functions.h lost declarations";
+  EXPECT_TRUE(std::find(declared.begin(), declared.end(), "sum(Tensor,vector<int64_t>,bool)") != declared.end())
+      << "the parser no longer reduces declarations to name(parameter types)";
 
   std::set<std::string> covered;
   for (size_t i : grad_cases()) covered.insert(all_cases()[i].op);

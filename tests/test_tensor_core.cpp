@@ -14,11 +14,6 @@ using namespace drift;
 using drift::test::expect_error;
 using drift::test::vals;
 
-namespace {
-
-// Expects the call to throw drift::Error whose message contains every piece.
-}  // namespace
-
 TEST(TensorFactory, EmptyZerosOnesFull) {
   Tensor e = ops::empty({2, 3});
   EXPECT_EQ(e.shape(), (Shape{2, 3}));
