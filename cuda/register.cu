@@ -82,6 +82,7 @@ Backend make_cuda_backend() {
   register_index_kernels(b);
   register_softmax_kernels(b);
   register_norm_kernels(b);
+  register_optim_kernels(b);
   return b;
 }
 

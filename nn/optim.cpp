@@ -35,6 +35,8 @@ Tensor& Optimizer::slot(size_t s, size_t i) {
 void Optimizer::step() {
   NoGradGuard no_grad;
   ++step_;
+  std::vector<size_t> idx;
+  std::vector<Tensor> grads;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
     Tensor g = p.grad();
@@ -43,8 +45,14 @@ void Optimizer::step() {
                 ": gradient of '", params_[i].first, "' is ", shape_str(g.shape()), " ", dtype_name(g.dtype()), " on ",
                 device_name(g.device()), ", the parameter ", shape_str(p.shape()), " ", dtype_name(p.dtype()), " on ",
                 device_name(p.device()));
-    update(i, p, g, step_);
+    idx.push_back(i);
+    grads.push_back(g);
   }
+  update_all(idx, grads, step_);
+}
+
+void Optimizer::update_all(const std::vector<size_t>& idx, const std::vector<Tensor>& grads, int64_t step) {
+  for (size_t k = 0; k < idx.size(); ++k) update(idx[k], params_[idx[k]].second, grads[k], step);
 }
 
 void Optimizer::zero_grad() {
@@ -190,6 +198,33 @@ void Adam::update(size_t i, const Tensor& p, const Tensor& grad, int64_t step) {
   Tensor upd = ops::div(m, denom);
   Tensor dst = p;
   ops::copy_(dst, ops::sub(param, ops::mul(upd, lr_ / bc1)));           // p <- p - lr/bc1 * m / denom
+}
+
+// The fused path: one ops::adam_step_ per (device, dtype) group of
+// contiguous parameters (in practice one call for the whole model); a
+// non-contiguous parameter takes the unfused path.
+void Adam::update_all(const std::vector<size_t>& idx, const std::vector<Tensor>& grads, int64_t step) {
+  if (!options.fused) return Optimizer::update_all(idx, grads, step);
+  struct Group {
+    std::vector<Tensor> p, g, m, v;
+  };
+  std::map<std::pair<int, int>, Group> groups;
+  for (size_t k = 0; k < idx.size(); ++k) {
+    const size_t i = idx[k];
+    const Tensor& p = params_[i].second;
+    if (!p.is_contiguous()) {
+      update(i, p, grads[k], step);
+      continue;
+    }
+    Group& gr = groups[{static_cast<int>(p.device()), static_cast<int>(p.dtype())}];
+    gr.p.push_back(p);
+    gr.g.push_back(ops::contiguous(grads[k]));
+    gr.m.push_back(slot(0, i));
+    gr.v.push_back(slot(1, i));
+  }
+  const ops::AdamHyper h{lr_, options.beta1, options.beta2, options.eps, options.weight_decay,
+                         decay_mode == WeightDecay::Decoupled, step};
+  for (auto& [key, gr] : groups) ops::adam_step_(gr.p, gr.g, gr.m, gr.v, h);
 }
 
 void Adam::hyper_json(std::string& out) const {

@@ -49,6 +49,9 @@ class Optimizer {
     int64_t step = 0;
   };
   SavedScalars parse_state(const NamedTensors& tensors, const std::string& json) const;
+  // Updates the parameters idx[k] from grads[k] (checked); by default one
+  // update() each. Optimizers with a fused kernel take the whole list.
+  virtual void update_all(const std::vector<size_t>& idx, const std::vector<Tensor>& grads, int64_t step);
   // Names of the per-parameter state slots ("momentum", "exp_avg", ...).
   virtual std::vector<std::string> slot_names() const = 0;
   // Hyper-parameters as JSON members (besides lr and step).
@@ -94,6 +97,10 @@ struct AdamOptions {
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0;
+  // One fused kernel for all parameters (ops::adam_step_); false runs the
+  // formula above as separate tensor ops, the reference the fused kernel is
+  // tested against (same results within float rounding).
+  bool fused = true;
 };
 enum class WeightDecay { L2, Decoupled };
 class Adam : public Optimizer {
@@ -104,6 +111,7 @@ class Adam : public Optimizer {
 
  protected:
   void update(size_t i, const Tensor& p, const Tensor& g, int64_t step) override;
+  void update_all(const std::vector<size_t>& idx, const std::vector<Tensor>& grads, int64_t step) override;
   std::vector<std::string> slot_names() const override { return {"exp_avg", "exp_avg_sq"}; }
   void hyper_json(std::string& out) const override;
 };

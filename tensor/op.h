@@ -11,6 +11,8 @@
 
 namespace drift {
 
+class Tensor;
+
 // X(name, family): family = the kernel file that implements it.
 #define DRIFT_OP_LIST(X)                                               \
   /* memory / creation */                                              \
@@ -41,7 +43,9 @@ namespace drift {
   X(IndexSelect, index) X(IndexAdd, index)                             \
   /* softmax and normalisation */                                      \
   X(Softmax, softmax) X(LogSoftmax, softmax)                           \
-  X(GroupNorm, norm) X(GroupNormBackward, norm)
+  X(GroupNorm, norm) X(GroupNormBackward, norm) \
+  /* optimizer updates, in place on lists of tensors */               \
+  X(AdamStep, optim)
 
 enum class OpKind : int {
 #define DRIFT_X(name, family) name,
@@ -52,7 +56,7 @@ enum class OpKind : int {
 constexpr int kNumOps = static_cast<int>(OpKind::Count);
 // Update this when the list changes: it makes an added op a deliberate act
 // that shows up in review together with its kernels (as ggml does).
-static_assert(kNumOps == 56, "op list changed: register the new op in every backend and update this count");
+static_assert(kNumOps == 57, "op list changed: register the new op in every backend and update this count");
 
 const char* op_name(OpKind op);
 const char* op_family(OpKind op);
@@ -97,5 +101,23 @@ struct SoftmaxParams { int64_t outer, n, inner; };
 // GroupNorm on x [N, C, S] (S = H*W), groups G; mean and rstd are [N, G].
 // LayerNorm on x [M, D] is GroupNorm with n = rows M, c = D, s = 1, groups = 1.
 struct NormParams { int64_t n, c, s, groups; double eps; };
+// One Adam / AdamW step (Kingma & Ba 2015; Loshchilov & Hutter 2019) on
+// `count` tensors, in place; for each element, in the tensors' dtype:
+//   AdamW: p <- p (1 - lr wd)     Adam: g <- g + wd p      (when wd != 0)
+//   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+//   p <- p - lr/bc1 * m / (sqrt(v) / sqrt(bc2) + eps),  bc = 1 - beta^step
+// The lists are all contiguous, of one dtype and device, pairwise of one shape
+// (checked by ops::adam_step_). nn/optim.cpp keeps the unfused formula as
+// the reference.
+struct AdamStepParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;                               // AdamW's weight decay
+  double bias_correction1, bias_correction2;    // 1 - beta1^step, 1 - beta2^step
+  int64_t count;
+  Tensor* const* param;
+  const Tensor* const* grad;
+  Tensor* const* exp_avg;
+  Tensor* const* exp_avg_sq;
+};
 
 }  // namespace drift

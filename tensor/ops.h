@@ -181,6 +181,19 @@ NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
 Tensor mse_loss(const Tensor& pred, const Tensor& target);                // mean((pred - target)^2)
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);         // logits [N, C], labels int64 [N]; mean
 
+// ---------------------------------------------------------------- optimizer updates
+// One fused Adam / AdamW step on every (param, grad, exp_avg, exp_avg_sq) of
+// the lists, in place (formula: AdamStepParams in tensor/op.h). All tensors
+// contiguous, of one floating dtype and one device; each quadruple of one
+// shape. On CUDA all tensors go in one launch.
+struct AdamHyper {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW
+  int64_t step;    // counted from 1 (bias corrections 1 - beta^step)
+};
+void adam_step_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs, const AdamHyper& h);
+
 // ---------------------------------------------------------------- utilities
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
 double max_abs_diff(const Tensor& a, const Tensor& b);

@@ -110,6 +110,65 @@ TEST(Adam, L2VersusDecoupledWeightDecay) {
   EXPECT_EQ(adamw.type_name(), "AdamW");
 }
 
+// The fused kernel (one ops::adam_step_ for all parameters) against the
+// unfused formula (AdamOptions::fused = false, separate tensor ops): the same
+// float operations in the same order, so the same values within float rounding,
+// for Adam and AdamW, with and without weight decay, float32 and float64, over
+// parameters small and large enough to be split across threads.
+TEST(Adam, FusedMatchesUnfusedFormula) {
+  const std::vector<int64_t> sizes = {3, 1, 70000, 257};
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    for (WeightDecay mode : {WeightDecay::L2, WeightDecay::Decoupled}) {
+      for (double wd : {0.0, 0.05}) {
+        NamedTensors pf, pu;
+        for (size_t k = 0; k < sizes.size(); ++k) {
+          Generator gen(11 + k);
+          Tensor init = ops::to(ops::randn({sizes[k]}, gen), dt);
+          pf.emplace_back("p" + std::to_string(k), ops::clone(init));
+          pu.emplace_back("p" + std::to_string(k), ops::clone(init));
+        }
+        AdamOptions of{3e-2, 0.8, 0.95, 1e-8, wd};
+        AdamOptions ou = of;
+        ou.fused = false;
+        Adam fused(pf, of, mode), unfused(pu, ou, mode);
+        for (int step = 0; step < 5; ++step) {
+          for (size_t k = 0; k < sizes.size(); ++k) {
+            Generator gen(100 * step + k);
+            Tensor g = ops::to(ops::randn({sizes[k]}, gen), dt);
+            Tensor a = pf[k].second, b = pu[k].second;
+            a.set_grad(g);
+            b.set_grad(ops::clone(g));
+          }
+          fused.step();
+          unfused.step();
+        }
+        const double tol = dt == DType::Float32 ? 1e-6 : 1e-14;
+        for (size_t k = 0; k < sizes.size(); ++k) {
+          EXPECT_LE(ops::max_abs_diff(pf[k].second, pu[k].second), tol) << "param " << k << " " << dtype_name(dt);
+          NamedTensors sf = fused.state_tensors(), su = unfused.state_tensors();
+          for (size_t j = 0; j < sf.size(); ++j)
+            EXPECT_LE(ops::max_abs_diff(sf[j].second, su[j].second), tol) << sf[j].first;
+        }
+        // And the parameters really moved.
+        EXPECT_GT(ops::max_abs_diff(pf[2].second, ops::zeros({sizes[2]}, dt)), 0.1);
+      }
+    }
+  }
+}
+
+TEST(Adam, FusedStepChecksItsArguments) {
+  Tensor p = ops::zeros({3}), g = ops::zeros({3}), m = ops::zeros({3}), v = ops::zeros({4});
+  const ops::AdamHyper h{1e-3, 0.9, 0.999, 1e-8, 0, false, 1};
+  expect_error([&] { ops::adam_step_({p}, {g}, {m}, {v}, h); }, {"exp_avg_sq 0", "[4]", "[3]"});
+  expect_error([&] { ops::adam_step_({p}, {g}, {m}, {}, h); }, {"1 params", "0 exp_avg_sqs"});
+  expect_error([&] { ops::adam_step_({p}, {ops::zeros({3}, DType::Float64)}, {m}, {m}, h); }, {"grad 0", "float64"});
+  expect_error([&] { ops::adam_step_({p}, {g}, {m}, {m}, ops::AdamHyper{1e-3, 0.9, 0.999, 1e-8, 0, false, 0}); },
+               {"step"});
+  expect_error([&] { ops::adam_step_({ops::zeros({3, 2})}, {ops::transpose(ops::zeros({2, 3}), 0, 1)}, {ops::zeros({3, 2})},
+                                     {ops::zeros({3, 2})}, h); },
+               {"grad 0", "not contiguous"});
+}
+
 TEST(Optimizer, StateRoundTripContinuesIdentically) {
   Tensor p = param({1, 2, 3}), q = param({1, 2, 3});
   Adam a({{"p", p}}, AdamOptions{0.01});

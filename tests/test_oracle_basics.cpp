@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "autograd/engine.h"
 #include "diffusion/metrics.h"
 #include "diffusion/oracle.h"
 #include "diffusion/samplers.h"
@@ -182,6 +183,58 @@ TEST(OracleSamplers, StepHookSeesEveryStep) {
   pc.steps = 3;
   pc.common.on_step = nullptr;
   EXPECT_THROW(pc_sample(ov, vp, sh, g, pc), Error);
+}
+
+// Every sampler calls the model with autograd off (no graph is recorded
+// during sampling), whatever the caller's grad mode.
+namespace {
+class NoGradCheckingDenoiser : public Denoiser {
+ public:
+  explicit NoGradCheckingDenoiser(Denoiser& inner) : inner_(inner) {}
+  Tensor predict(const Tensor& x, const Tensor& t, const Tensor& labels) override {
+    ++calls;
+    if (grad_enabled()) ++calls_with_grad;
+    return inner_.predict(x, t, labels);
+  }
+  Prediction target() const override { return inner_.target(); }
+  int calls = 0, calls_with_grad = 0;
+
+ private:
+  Denoiser& inner_;
+};
+}  // namespace
+
+TEST(OracleSamplers, ModelCallsRunWithoutAutograd) {
+  ASSERT_TRUE(grad_enabled());
+  DiscreteSchedule s = DiscreteSchedule::linear(100, 1e-3, 0.2);
+  SDE vp = SDE::vp();
+  GaussianMixture mix = demo_mixture_1d();
+  OracleDenoiser od(mix, s), ov(mix, vp);
+  NoGradCheckingDenoiser o(od), v(ov);
+  const Shape sh = {8, 1};
+  Generator g(5);
+  ddpm_sample(o, s, sh, g, DdpmVariance::Beta, SampleOptions{});
+  DdimOptions d;
+  d.steps = 5;
+  ddim_sample(o, s, sh, g, d);
+  DpmSolverOptions dp;
+  dp.steps = 5;
+  dpm_solver_pp_2m(o, s, sh, g, dp);
+  SdeSamplerOptions se;
+  se.steps = 5;
+  sde_sample(v, vp, sh, g, se);
+  OdeOptions oo;
+  oo.steps = 4;
+  oo.solver = OdeSolver::Heun;
+  ode_sample(v, vp, sh, g, oo);
+  PcOptions pc;
+  pc.steps = 25;
+  pc_sample(v, vp, sh, g, pc);
+  EXPECT_GT(o.calls, 100);
+  EXPECT_GT(v.calls, 25);
+  EXPECT_EQ(o.calls_with_grad, 0);
+  EXPECT_EQ(v.calls_with_grad, 0);
+  EXPECT_TRUE(grad_enabled()) << "the samplers restore the caller's grad mode";
 }
 
 // DDIM with eta = 1 over all T steps is DDPM with sigma_t^2 = beta_tilde_t,

@@ -15,5 +15,6 @@ void register_pool_kernels(Backend& b);         // cpu/pool.cpp:        AvgPool2
 void register_index_kernels(Backend& b);        // cpu/index.cpp:       IndexSelect, IndexAdd
 void register_softmax_kernels(Backend& b);      // cpu/softmax.cpp:     Softmax, LogSoftmax
 void register_norm_kernels(Backend& b);         // cpu/norm.cpp:        GroupNorm (+ backward; LayerNorm runs through it)
+void register_optim_kernels(Backend& b);        // cpu/optim.cpp:       AdamStep
 
 }  // namespace drift::cpu

@@ -23,6 +23,7 @@ Backend make_cpu_backend() {
   cpu::register_index_kernels(b);
   cpu::register_softmax_kernels(b);
   cpu::register_norm_kernels(b);
+  cpu::register_optim_kernels(b);
   return b;
 }
 
