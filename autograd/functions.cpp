@@ -678,10 +678,10 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 }
 
 // y = x m with m = [u >= p] / (1 - p), u ~ U[0,1) from gen;  dx = g m
-Tensor dropout(const Tensor& x, double p, Generator& gen) {
+Tensor dropout(const Tensor& x, double p, Generator& gen, const ops::RowShard& rows) {
   DRIFT_CHECK(p >= 0 && p <= 1, "dropout: expected a probability p in [0, 1], got ", p);
   if (p == 0) return x;
-  Tensor keep = ops::ge(ops::rand(x.shape(), gen, x.dtype(), x.device()), scalar_like(x, p));
+  Tensor keep = ops::ge(ops::uniform_rows(x.shape(), 0.0, 1.0, rows, gen, x.dtype(), x.device()), scalar_like(x, p));
   Tensor m = p < 1 ? ops::mul(keep, 1.0 / (1.0 - p)) : ops::zeros_like(x);
   Tensor y = ops::mul(x, m);
   record(y, "dropout", {x}, [m](const Tensor& g) -> Grads { return {ops::mul(g, m)}; });

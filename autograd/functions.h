@@ -7,6 +7,7 @@
 
 #include "autograd/engine.h"
 #include "tensor/ops.h"
+#include "tensor/random_rows.h"
 
 namespace drift {
 
@@ -85,7 +86,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 // Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p).
-Tensor dropout(const Tensor& x, double p, Generator& gen);
+// `rows`: a data-parallel rank's rows of the whole batch's mask (tensor/random_rows.h).
+Tensor dropout(const Tensor& x, double p, Generator& gen, const ops::RowShard& rows = {});
 Tensor mse_loss(const Tensor& pred, const Tensor& target);
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 

@@ -27,16 +27,25 @@ double start_time(const Process& process, const SampleOptions& opt) {
   return opt.strength * process.t_max();
 }
 
+// Fresh noise N(0, I) like x: for a data-parallel rank (opt.rows), its rows
+// of the whole batch's draw (tensor/random_rows.h).
+Tensor noise(const Shape& shape, Generator& gen, DType dtype, Device device, const SampleOptions& opt) {
+  return ops::randn_rows(shape, opt.rows, gen, dtype, device);
+}
+
 // The starting sample at time t: the prior, or (SDEdit) x_init noised to t.
 Tensor initial_sample(const Process& process, double t, const Shape& shape, Generator& gen,
                       const SampleOptions& opt) {
-  if (opt.x_init.defined()) return q_sample(process, opt.x_init, t, gen);  // x_t = alpha x_init + sigma z
+  if (opt.x_init.defined()) {
+    DRIFT_CHECK(!opt.rows.active(), "SDEdit (x_init) is not split over processes");
+    return q_sample(process, opt.x_init, t, gen);  // x_t = alpha x_init + sigma z
+  }
   double std;
   if (auto* sde = dynamic_cast<const SDE*>(&process))
     std = sde->prior_std();  // N(0, I) for VP / sub-VP, N(0, sigma_max^2 I) for VE
   else
     std = std::sqrt(process.alpha(t) * process.alpha(t) + process.sigma(t) * process.sigma(t));  // 1 for VP
-  return ops::mul(ops::randn(shape, gen, sample_dtype(opt), sample_device(opt)), std);
+  return ops::mul(noise(shape, gen, sample_dtype(opt), sample_device(opt), opt), std);
 }
 
 void check_options(const Shape& shape, const SampleOptions& opt) {
@@ -57,7 +66,7 @@ Tensor inpaint(const Tensor& x, double alpha, double sigma, Generator& gen, cons
   if (!opt.inpaint_mask.defined()) return x;
   Tensor m = ops::to(ops::to(opt.inpaint_mask, x.device()), x.dtype());
   Tensor known = mul(opt.x_known, alpha);
-  if (sigma > 0) known = add(known, mul(ops::randn(x.shape(), gen, x.dtype(), x.device()), sigma));
+  if (sigma > 0) known = add(known, mul(noise(x.shape(), gen, x.dtype(), x.device(), opt), sigma));
   return add(mul(m, known), mul(rsub(1.0, m), x));  // m * known + (1 - m) * x
 }
 
@@ -180,12 +189,12 @@ SampleResult ddpm_sample(Denoiser& model, const DiscreteSchedule& sch, const Sha
       if (t > 0) {
         // sigma_t^2 = beta_t or beta_tilde_t                                  (DDPM sec. 3.2)
         const double var = variance == DdpmVariance::Beta ? beta : sch.posterior_variance(t);
-        x_prev = add(x_prev, mul(ops::randn(shape, gen, x.dtype(), x.device()), std::sqrt(var)));
+        x_prev = add(x_prev, mul(noise(shape, gen, x.dtype(), x.device(), opt), std::sqrt(var)));
       }
       x_prev = inpaint(x_prev, sch.alpha(double(t - 1)), sch.sigma(double(t - 1)), gen, opt);
       if (u + 1 < repeats && t > 0) {
         // RePaint: back to x_t ~ N(sqrt(1 - beta_t) x_{t-1}, beta_t I)      (DDPM eq. 2)
-        x = add(mul(x_prev, std::sqrt(1.0 - beta)), mul(ops::randn(shape, gen, x.dtype(), x.device()), std::sqrt(beta)));
+        x = add(mul(x_prev, std::sqrt(1.0 - beta)), mul(noise(shape, gen, x.dtype(), x.device(), opt), std::sqrt(beta)));
       } else {
         x = x_prev;
         break;
@@ -225,7 +234,7 @@ SampleResult ddim_sample(Denoiser& model, const Process& process, const std::vec
     const double c = eta * s_s * s_ts / s_t;
     // x_s = alpha_s x0 + sqrt(sigma_s^2 - c^2) eps + c z                    (DDIM eq. 12)
     x = add(mul(p.x0, a_s), mul(p.eps, std::sqrt(std::max(0.0, s_s * s_s - c * c))));
-    if (c > 0) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), c));
+    if (c > 0) x = add(x, mul(noise(shape, gen, x.dtype(), x.device(), opt), c));
     x = inpaint(x, a_s, s_s, gen, opt);
     ++r.steps;
     report_step(opt, x, r.steps, static_cast<int64_t>(ts.size()));
@@ -304,7 +313,7 @@ SampleResult sde_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
     // dx = [f(x, t) - g^2 score] dt + g dW_bar, stepped backwards by dt      (Song et al. 2021, eq. 6)
     Tensor rev_drift = sub(sde.drift(x, t), mul(score, g * g));
     x = sub(x, mul(rev_drift, dt));
-    if (i + 1 < opt.steps) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), g * std::sqrt(dt)));
+    if (i + 1 < opt.steps) x = add(x, mul(noise(shape, gen, x.dtype(), x.device(), opt.common), g * std::sqrt(dt)));
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;
     report_step(opt.common, x, r.steps, opt.steps);
@@ -434,6 +443,8 @@ SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
   SampleResult r;
   if (opt.solver == OdeSolver::RK45) {
     DRIFT_CHECK(!opt.common.inpaint_mask.defined(), "ode_sample: inpainting needs a fixed-step solver, not RK45");
+    DRIFT_CHECK(!opt.common.rows.active(), "ode_sample: RK45's step sizes depend on the whole batch, so it cannot be "
+                "split over processes; use a fixed-step solver (heun, euler) or one process");
     Rk45Stats st;
     OdeFn f = [&](double t, const OdeState& y) { return OdeState{ode_drift(m, sde, y[0], t)}; };
     OdeState y = rk45_integrate(f, {x}, t_start, end_time(sde, opt.common), opt.rtol, opt.atol, &st);
@@ -477,6 +488,8 @@ SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, 
 
 SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, Generator& gen, const PcOptions& opt) {
   NoGradGuard no_grad;
+  DRIFT_CHECK(!opt.common.rows.active(), "pc_sample: the corrector's step size depends on the norms over the whole "
+              "batch, so it cannot be split over processes; use another sampler or one process");
   DRIFT_CHECK(opt.snr > 0 && opt.corrector_steps >= 0, "pc_sample: expected snr > 0 and corrector_steps >= 0, got ",
               opt.snr, " and ", opt.corrector_steps);
   const Shape shape = sample_shape(shape_in, opt.common);
@@ -492,7 +505,7 @@ SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, G
     // Corrector: Langevin MCMC at time t                                     (Song et al. 2021, alg. 4-5)
     for (int64_t j = 0; j < opt.corrector_steps; ++j) {
       Tensor grad = m.score(x, t);
-      Tensor z = ops::randn(shape, gen, x.dtype(), x.device());
+      Tensor z = noise(shape, gen, x.dtype(), x.device(), opt.common);
       const double ratio = opt.snr * mean_norm(z) / mean_norm(grad);
       const double step = 2.0 * sde.langevin_alpha(t, dt) * ratio * ratio;  // eps_i = 2 alpha_i (r ||z|| / ||s||)^2
       x = add(add(x, mul(grad, step)), mul(z, std::sqrt(2.0 * step)));     // x += eps s + sqrt(2 eps) z
@@ -503,12 +516,12 @@ SampleResult pc_sample(Denoiser& model, const SDE& sde, const Shape& shape_in, G
       SDE::Discretized d = sde.discretize(t, dt);
       // x_i = x_{i+1} - f_{i+1} + G_{i+1}^2 s + G_{i+1} z                    (Song et al. 2021, eq. 47)
       x = add(sub(x, mul(x, d.f_scale)), mul(score, d.G * d.G));
-      if (!last) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), d.G));
+      if (!last) x = add(x, mul(noise(shape, gen, x.dtype(), x.device(), opt.common), d.G));
     } else if (opt.predictor == Predictor::EulerMaruyama) {
       Tensor score = m.score(x, t);
       const double g = sde.diffusion(t);
       x = sub(x, mul(sub(sde.drift(x, t), mul(score, g * g)), dt));  // reverse SDE, eq. 6
-      if (!last) x = add(x, mul(ops::randn(shape, gen, x.dtype(), x.device()), g * std::sqrt(dt)));
+      if (!last) x = add(x, mul(noise(shape, gen, x.dtype(), x.device(), opt.common), g * std::sqrt(dt)));
     }
     x = inpaint(x, sde.alpha(grid[i + 1]), sde.sigma(grid[i + 1]), gen, opt.common);
     ++r.steps;

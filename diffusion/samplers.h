@@ -11,6 +11,7 @@
 #include "diffusion/denoiser.h"
 #include "diffusion/schedule.h"
 #include "diffusion/sde.h"
+#include "tensor/random_rows.h"
 
 namespace drift::diffusion {
 
@@ -43,6 +44,12 @@ struct SampleOptions {
   // planned (to record the denoising trajectory, or for a progress bar).
   // Not called by the adaptive RK45 solver.
   std::function<void(const Tensor& x, int64_t step, int64_t total)> on_step;
+  // Sampling split over processes: the shape given is this process's rows
+  // [rows.begin, rows.begin + shape[0]) of a batch of rows.global, and every
+  // noise draw is exactly those rows of the whole batch's draw, so the
+  // processes together produce the one-process samples (tensor/random_rows.h).
+  // Not for RK45 or the PC sampler (their step sizes use the whole batch) nor SDEdit.
+  ops::RowShard rows;
 };
 
 struct SampleResult {

@@ -5,6 +5,8 @@
 
 #include "diffusion/forward.h"
 #include "diffusion/schedule.h"
+#include "nn/layers.h"
+#include "tensor/random_rows.h"
 
 namespace drift::diffusion {
 
@@ -40,16 +42,16 @@ Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, Tr
 Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   DRIFT_CHECK(x0.dim() >= 2, "Trainer: expected a batch x0 [N, ...], got ", shape_str(x0.shape()));
   const int64_t N = x0.size(0);
-  // Data-parallel: this rank's rows of every draw over the global batch (diffusion/shard.h).
-  RowShard rows;
+  // Data-parallel: this rank's rows of every draw over the global batch (tensor/random_rows.h).
+  ops::RowShard rows;
   if (comm_ != nullptr) rows = {comm_->rank() * N, comm_->size() * N};
   // t ~ uniform: integer steps in [0, T) (DDPM algorithm 1) or t in [eps, 1] (Song et al. 2021, eq. 7).
   Tensor t;
   if (auto* d = dynamic_cast<const DiscreteSchedule*>(&process_))
-    t = ops::to(randint_rows(0, d->T(), {N}, rows, gen_, x0.device()), x0.dtype());
+    t = ops::to(ops::randint_rows(0, d->T(), {N}, rows, gen_, x0.device()), x0.dtype());
   else
-    t = uniform_rows({N}, process_.t_min(), process_.t_max(), rows, gen_, x0.dtype(), x0.device());
-  Tensor eps = randn_rows(x0.shape(), rows, gen_, x0.dtype(), x0.device());
+    t = ops::uniform_rows({N}, process_.t_min(), process_.t_max(), rows, gen_, x0.dtype(), x0.device());
+  Tensor eps = ops::randn_rows(x0.shape(), rows, gen_, x0.dtype(), x0.device());
   Coefs c = coefs_for(process_, t, x0.dim(), x0.dtype());
   Tensor xt = q_sample(x0, eps, c.alpha, c.sigma);  // x_t = alpha_t x0 + sigma_t eps   (DDPM eq. 4)
   // Label dropout: with probability p the model sees "no label" (classifier-free guidance training).
@@ -57,7 +59,7 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   if (labels.defined() && cfg_.label_dropout > 0) {
     DRIFT_CHECK(labels.dim() == 1 && labels.size(0) == N, "Trainer: expected labels [", N, "], got ",
                 shape_str(labels.shape()));
-    Tensor drop = ops::lt(uniform_rows({N}, 0.0, 1.0, rows, gen_, DType::Float64, labels.device()),
+    Tensor drop = ops::lt(ops::uniform_rows({N}, 0.0, 1.0, rows, gen_, DType::Float64, labels.device()),
                           ops::full({}, cfg_.label_dropout, DType::Float64, labels.device()));
     labels = ops::where(ops::to(drop, DType::Int64), ops::full_like(labels, double(kNullLabel)), labels);
   }
@@ -86,6 +88,7 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
 
 void Trainer::set_data_parallel(dist::Communicator& comm, int64_t bucket_bytes) {
   comm_ = &comm;
+  nn::set_batch_split(module_, comm.rank(), comm.size());  // dropout masks: this rank's rows
   NoGradGuard no_grad;
   for (Tensor& p : module_.parameters()) comm.broadcast(p, 0);  // rank 0's initial weights everywhere
   if (ema_)

@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "diffusion/denoiser.h"
-#include "diffusion/shard.h"
 #include "dist/reducer.h"
 #include "nn/optim.h"
 #include "nn/unet.h"

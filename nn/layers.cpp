@@ -66,7 +66,18 @@ Dropout::Dropout(double p_, std::shared_ptr<Generator> gen_) : Module("Dropout")
 
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p == 0) return x;
-  return dropout(x, p, *gen);
+  ops::RowShard rows;
+  if (split_count > 1) rows = {split_rank * x.size(0), split_count * x.size(0)};
+  return dropout(x, p, *gen, rows);
+}
+
+void set_batch_split(Module& m, int64_t rank, int64_t count) {
+  DRIFT_CHECK(count >= 1 && rank >= 0 && rank < count, "set_batch_split: part ", rank, " of ", count);
+  for (auto& [name, sub] : m.named_modules())
+    if (auto* d = dynamic_cast<Dropout*>(sub)) {
+      d->split_rank = rank;
+      d->split_count = count;
+    }
 }
 
 // ---------------------------------------------------------------- Embedding

@@ -47,13 +47,20 @@ class GroupNorm : public Module {
 // Inverted dropout: in training, zeroes each element with probability p and
 // scales the rest by 1/(1-p); the identity in eval mode. Draws from a shared
 // generator so that a training run (and its checkpoint) owns one RNG state.
+// Data-parallel (split_count > 1): the input is part split_rank of split_count
+// equal parts of the batch, and gets exactly those rows of the whole batch's mask.
 class Dropout : public Module {
  public:
   Dropout(double p, std::shared_ptr<Generator> gen);
   Tensor forward(const Tensor& x) override;
   double p;
   std::shared_ptr<Generator> gen;
+  int64_t split_rank = 0, split_count = 1;
 };
+
+// Tells every Dropout in `m` that its inputs are part `rank` of `count` equal
+// parts of the batch (data-parallel training, diffusion::Trainer).
+void set_batch_split(Module& m, int64_t rank, int64_t count);
 
 // y = x * sigmoid(x).
 class SiLU : public Module {

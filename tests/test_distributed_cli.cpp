@@ -238,3 +238,36 @@ TEST_F(DistributedCli, AKilledRankLeavesALoadableCheckpoint) {
   EXPECT_EQ(s.status, 0) << s.output;
   EXPECT_TRUE(fs::exists(dir / "s.png"));
 }
+
+// drift sample and drift eval under mpirun split the images over the
+// processes (here 5 over 2: 2 + 3) and give the one-process images and scores.
+TEST_F(DistributedCli, SampleAndEvalEqualOneProcess) {
+  const fs::path run_dir = dir / "run", ckpt = dir / "run" / "checkpoint.safetensors";
+  Result r = run(train(run_dir.string(), 2));
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* sampler : {"sde", "ddim --eta 1"}) {
+    const std::string args = " sample -c " + ckpt.string() + " --sampler " + sampler + " --steps 4 --n 5 --seed 3 -o ";
+    r = run(drift_exe() + args + (dir / "one.png").string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = run(mpirun(2) + drift_exe() + args + (dir / "two.png").string());
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("split over 2 processes"), std::string::npos) << r.output;
+    EXPECT_EQ(read_all(dir / "one.png"), read_all(dir / "two.png")) << sampler;
+  }
+  const std::string eval = " eval -c " + ckpt.string() + " --data-path " + (dir / "data").string() +
+                           " --classifier-steps 5 --n 6 --batch 4 --steps 3";
+  Result one = run(drift_exe() + eval), two = run(mpirun(2) + drift_exe() + eval);
+  ASSERT_EQ(one.status, 0) << one.output;
+  ASSERT_EQ(two.status, 0) << two.output;
+  auto line = [](const std::string& out) {
+    const size_t at = out.find("Fréchet classifier distance");
+    return at == std::string::npos ? std::string("(missing)") : out.substr(at, out.find('\n', at) - at);
+  };
+  EXPECT_EQ(line(one.output), line(two.output)) << two.output;
+  EXPECT_NE(line(one.output), "(missing)") << one.output;
+
+  r = run(mpirun(2) + drift_exe() + " sample -c " + ckpt.string() + " --sampler pc --steps 2 --n 4 -o " +
+          (dir / "pc.png").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("cannot be split over processes"), std::string::npos) << r.output;
+}

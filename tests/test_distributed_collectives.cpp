@@ -7,10 +7,10 @@
 
 #include "autograd/engine.h"
 #include "autograd/functions.h"
-#include "diffusion/shard.h"
 #include "dist/comm.h"
 #include "dist/reducer.h"
 #include "tensor/ops.h"
+#include "tensor/random_rows.h"
 #include "tests/dist_env.h"
 
 using namespace drift;
@@ -138,9 +138,9 @@ TEST(DistributedCollectives, RandomRowsMatchTheWholeDraw) {
         Generator g(11, 3);
         Shape local = shape;
         local[0] = cuts[r + 1] - cuts[r];
-        diffusion::RowShard s{cuts[r], shape[0]};
-        parts.push_back(diffusion::randn_rows(local, s, g, DType::Float32, Device::CPU));
-        parts_u.push_back(diffusion::randint_rows(0, 1000, {local[0]}, s, g, Device::CPU));
+        ops::RowShard s{cuts[r], shape[0]};
+        parts.push_back(ops::randn_rows(local, s, g, DType::Float32, Device::CPU));
+        parts_u.push_back(ops::randint_rows(0, 1000, {local[0]}, s, g, Device::CPU));
         EXPECT_EQ(g.offset, whole_gen.offset);
       }
       EXPECT_EQ(ops::to_vector_f32(ops::cat(parts, 0)), ops::to_vector_f32(whole)) << shape_str(shape);

@@ -27,7 +27,7 @@ nn::UNetConfig small_unet() {
   u.num_res_blocks = 1;
   u.attention_resolutions = {4};
   u.groups = 4;
-  u.dropout = 0.0;
+  u.dropout = 0.2;  // masks: each rank's rows of the whole batch's mask
   u.num_classes = 3;
   u.seed = 3;
   return u;

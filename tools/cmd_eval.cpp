@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "data/loader.h"
+#include "dist/comm.h"
 #include "nn/safetensors.h"
 #include "tools/classifier.h"
 #include "tools/cli.h"
@@ -67,19 +68,12 @@ void run_eval(const EvalArgs& a) {
   const std::string data_path = a.data_path.empty() ? c.data_path : a.data_path;
   Dataset train = load_dataset(c.data, data_path, Split::Train);
   Dataset test = c.data == DataKind::ImageFolder ? train : load_dataset(c.data, data_path, Split::Test);
-  const std::string cls_path =
-      !a.classifier.empty()
-          ? a.classifier
-          : (std::filesystem::path(a.s.checkpoint).parent_path() / "eval_classifier.safetensors").string();
-  std::unique_ptr<tools::Classifier> cls = get_classifier(a, c, train, cls_path);
-
   const int64_t n = std::min<int64_t>(a.s.n, test.size());
   DRIFT_CHECK(n >= 2, "--n must be at least 2, got ", a.s.n);
-  Batch real = dataset_to_tensors(test);
-  const double test_acc = tools::accuracy(*cls, real.images, real.labels);
-  std::printf("classifier accuracy on real test images: %.2f%%\n", 100 * test_acc);
+  const bool root = dist::is_root();
 
-  // Generated images, in batches.
+  // Generated images, in batches; under mpirun each batch is split over the
+  // processes and gathered (the same images as one process), then rank 0 alone scores them.
   const diffusion::DiscreteSchedule schedule = make_schedule(c);
   UNetDenoiser den(*m.net, c.prediction);
   SamplerSettings st = a.s.settings();
@@ -87,7 +81,7 @@ void run_eval(const EvalArgs& a) {
   const Device device = a.s.to_device(m);
   Tensor all_labels = a.s.label_tensor(m, n);
   std::vector<Tensor> parts;
-  ProgressBar bar(n);
+  ProgressBar bar(n, 0, root);
   for (int64_t i = 0; i < n; i += a.batch) {
     const int64_t b = std::min(a.batch, n - i);
     diffusion::SampleOptions common;
@@ -96,11 +90,21 @@ void run_eval(const EvalArgs& a) {
       common.guidance.labels = ops::to(ops::contiguous(ops::narrow(all_labels, 0, i, b)), device);
     common.guidance.scale = a.s.guidance;
     const Shape shape = {b, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
-    parts.push_back(ops::clamp(ops::to(run_sampler(den, schedule, shape, gen, st, common).x, Device::CPU), -1.0, 1.0));
+    parts.push_back(ops::clamp(run_sampler_split(den, schedule, shape, gen, st, common).x, -1.0, 1.0));
     bar.update(i + b, "samples");
   }
   bar.finish();
   Tensor fake = parts.size() == 1 ? parts[0] : ops::cat(parts, 0);
+  if (!root) return;
+
+  const std::string cls_path =
+      !a.classifier.empty()
+          ? a.classifier
+          : (std::filesystem::path(a.s.checkpoint).parent_path() / "eval_classifier.safetensors").string();
+  std::unique_ptr<tools::Classifier> cls = get_classifier(a, c, train, cls_path);
+  Batch real = dataset_to_tensors(test);
+  const double test_acc = tools::accuracy(*cls, real.images, real.labels);
+  std::printf("classifier accuracy on real test images: %.2f%%\n", 100 * test_acc);
 
   const int64_t d = cls->config.hidden;
   GaussianFit f_fake = fit_gaussian(features_of(*cls, fake, a.batch), n, d);

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "data/image.h"
+#include "dist/comm.h"
 #include "tools/cli.h"
 #include "tools/sample_args.h"
 
@@ -33,7 +34,8 @@ void run_sample(const SampleCmdArgs& a) {
   if (common.guidance.labels.defined()) common.guidance.labels = ops::to(common.guidance.labels, common.device);
   common.guidance.scale = a.s.guidance;
   const Shape shape = {a.s.n, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
-  std::printf("drift sample: %s (step %lld, %s weights), %s, %lld steps, %lld images, guidance %.2f\n",
+  const bool root = dist::is_root();  // under mpirun: the samples are split over the processes, rank 0 writes
+  if (root) std::printf("drift sample: %s (step %lld, %s weights), %s, %lld steps, %lld images, guidance %.2f\n",
               a.s.checkpoint.c_str(), static_cast<long long>(m.step), m.ema ? "EMA" : "raw",
               sampler_name(st.kind), static_cast<long long>(st.kind == SamplerKind::DDPM ? c.timesteps : st.steps),
               static_cast<long long>(a.s.n), a.s.guidance);
@@ -41,15 +43,18 @@ void run_sample(const SampleCmdArgs& a) {
   Generator gen(a.s.seed);
   auto t0 = std::chrono::steady_clock::now();
   if (!a.trajectory.empty()) {
+    if (!root) return;  // a trajectory strip is drawn by rank 0 alone
     std::vector<Tensor> frames = sample_trajectory(den, schedule, shape, gen, st, common, a.frames);
     save_trajectory_strip(a.trajectory, frames);
     save_grid(a.out, ops::clamp(ops::to(frames.back(), Device::CPU), -1.0, 1.0), nrow);
     std::printf("wrote %s and trajectory %s (%zu frames)\n", a.out.c_str(), a.trajectory.c_str(), frames.size());
   } else {
-    diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
+    diffusion::SampleResult r = run_sampler_split(den, schedule, shape, gen, st, common);
+    if (!root) return;
     save_grid(a.out, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0), nrow);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("wrote %s: %lld model evaluations in %.1f s\n", a.out.c_str(), static_cast<long long>(r.nfe), secs);
+    std::printf("wrote %s: %lld model evaluations in %.1f s%s\n", a.out.c_str(), static_cast<long long>(r.nfe), secs,
+                dist::world_size() > 1 ? str(" (split over ", dist::world_size(), " processes)").c_str() : "");
   }
 }
 

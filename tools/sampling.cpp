@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "diffusion/forward.h"
+#include "dist/comm.h"
 
 namespace drift::cli {
 
@@ -116,6 +117,39 @@ std::vector<Tensor> sample_trajectory(Denoiser& model, const DiscreteSchedule& s
   DRIFT_CHECK(static_cast<int64_t>(out.size()) == frames, "trajectory: recorded ", out.size(), " frames, expected ",
               frames);
   return out;
+}
+
+SampleResult run_sampler_split(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape, Generator& gen,
+                               const SamplerSettings& settings, const SampleOptions& common) {
+  const int64_t W = dist::world_size(), r = dist::rank(), N = shape.at(0);
+  if (W == 1) {
+    SampleResult res = run_sampler(model, schedule, shape, gen, settings, common);
+    res.x = ops::to(res.x, Device::CPU);
+    return res;
+  }
+  // This process's rows [r0, r1) of the N samples.
+  const int64_t r0 = N * r / W, r1 = N * (r + 1) / W, per = (N + W - 1) / W;
+  SampleOptions mine = common;
+  mine.rows = {r0, N};
+  if (common.guidance.labels.defined())
+    mine.guidance.labels = ops::contiguous(ops::narrow(common.guidance.labels, 0, r0, r1 - r0));
+  Shape local = shape;
+  local[0] = r1 - r0;
+  SampleResult res = run_sampler(model, schedule, local, gen, settings, mine);
+  // Gather: every process sends `per` rows (padded), then each block is trimmed.
+  Shape padded = shape;
+  padded[0] = per;
+  Tensor block = ops::zeros(padded, res.x.dtype(), Device::CPU);
+  if (r1 > r0) {
+    Tensor dst = ops::narrow(block, 0, 0, r1 - r0);
+    ops::copy_(dst, ops::to(res.x, Device::CPU));
+  }
+  Tensor all = dist::world().all_gather(block);
+  std::vector<Tensor> parts;
+  for (int64_t k = 0; k < W; ++k)
+    if (N * (k + 1) / W > N * k / W) parts.push_back(ops::narrow(all, 0, k * per, N * (k + 1) / W - N * k / W));
+  res.x = ops::contiguous(ops::cat(parts, 0));
+  return res;
 }
 
 }  // namespace drift::cli

@@ -35,6 +35,15 @@ diffusion::SampleResult run_sampler(diffusion::Denoiser& model, const diffusion:
                                     const Shape& shape, Generator& gen, const SamplerSettings& settings,
                                     const diffusion::SampleOptions& common);
 
+// run_sampler for the whole batch `shape`, split over the processes of an
+// mpirun job: each draws its rows (SampleOptions::rows, labels sliced) and
+// the samples are gathered, in order, on every process (host tensors). The
+// result equals one process's run_sampler for the same generator state.
+// One process: run_sampler itself (samples on the host).
+diffusion::SampleResult run_sampler_split(diffusion::Denoiser& model, const diffusion::DiscreteSchedule& schedule,
+                                          const Shape& shape, Generator& gen, const SamplerSettings& settings,
+                                          const diffusion::SampleOptions& common);
+
 // Runs the chosen sampler (any but the adaptive RK45 ODE solver) and records
 // the sample at `frames` evenly spaced steps (first frame: the starting noise;
 // last: the result), for trajectory strips. Frames are on the host.

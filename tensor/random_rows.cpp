@@ -1,6 +1,6 @@
-#include "diffusion/shard.h"
+#include "tensor/random_rows.h"
 
-namespace drift::diffusion {
+namespace drift::ops {
 
 namespace {
 
@@ -38,4 +38,4 @@ Tensor randint_rows(int64_t low, int64_t high, const Shape& shape, const RowShar
   return rows_of(shape, s, gen, [&](const Shape& sh, Generator& g) { return ops::randint(low, high, sh, g, device); });
 }
 
-}  // namespace drift::diffusion
+}  // namespace drift::ops

@@ -12,7 +12,7 @@
 
 #include "tensor/ops.h"
 
-namespace drift::diffusion {
+namespace drift::ops {
 
 struct RowShard {
   int64_t begin = 0;   // first global row of this rank
@@ -20,11 +20,11 @@ struct RowShard {
   bool active() const { return global > 0; }
 };
 
-// Rows [s.begin, s.begin + shape[0]) of ops::randn({s.global, shape[1:]...}, gen, ...).
+// Rows [s.begin, s.begin + shape[0]) of randn({s.global, shape[1:]...}, gen, ...).
 Tensor randn_rows(const Shape& shape, const RowShard& s, Generator& gen, DType dtype, Device device);
-// The same for ops::uniform and ops::randint.
+// The same for uniform and randint.
 Tensor uniform_rows(const Shape& shape, double low, double high, const RowShard& s, Generator& gen, DType dtype,
                     Device device);
 Tensor randint_rows(int64_t low, int64_t high, const Shape& shape, const RowShard& s, Generator& gen, Device device);
 
-}  // namespace drift::diffusion
+}  // namespace drift::ops
