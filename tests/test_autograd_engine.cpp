@@ -390,3 +390,29 @@ TEST(Engine, DropoutMaskAndScale) {
 }
 
 }  // namespace
+
+// backward's leaf-ready hook (used to start gradient all-reduces early):
+// every reached leaf is reported once, when its .grad is already final
+// (here every leaf is used twice, far apart in the graph); an unreached leaf is not reported.
+TEST(Engine, LeafReadyHookReportsEachFinalGradientOnce) {
+  Tensor a = leaf({1, 2}), b = leaf({3, 4}), c = leaf({5, 6}), unused = leaf({7});
+  // loss = sum(a * b) + sum(exp(c) * a) + sum(b * b * c)
+  Tensor loss = add(add(sum(mul(a, b)), sum(mul(exp(c), a))), sum(mul(mul(b, b), c)));
+  std::vector<std::pair<const AutogradMeta*, std::vector<double>>> seen;
+  backward(loss, Tensor(), false, [&](const AutogradMeta* m) { seen.emplace_back(m, values(m->grad)); });
+  ASSERT_EQ(seen.size(), 3u);
+  for (const Tensor* t : {&a, &b, &c}) {
+    int times = 0;
+    for (const auto& [m, g] : seen)
+      if (m == t->impl_ptr()->autograd.get()) {
+        ++times;
+        expect_near(g, values(t->grad()));  // the gradient was final when reported
+      }
+    EXPECT_EQ(times, 1);
+  }
+  for (const auto& [m, g] : seen) EXPECT_NE(m, unused.impl_ptr()->autograd.get());
+  // Values: d/da = b + exp(c), d/db = a + 2 b c, d/dc = exp(c) a + b^2.
+  expect_near(values(a.grad()), {3 + std::exp(5.0), 4 + std::exp(6.0)}, 1e-9);
+  expect_near(values(b.grad()), {1 + 30, 2 + 48});
+  expect_near(values(c.grad()), {std::exp(5.0) + 9, 2 * std::exp(6.0) + 16}, 1e-9);
+}
