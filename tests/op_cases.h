@@ -106,6 +106,9 @@ struct OpCase {
   double tol32 = 2e-5;   // float32 vs the reference: |got - want| <= atol32 + tol32 |want|
   double atol32 = -1;    // (negative: the same as tol32)
   double tol64 = 1e-10;  // float64 vs the reference (relative and absolute)
+  // Backend mode (another backend vs the CPU), relative and absolute; negative:
+  // the defaults (float32 max(1e-4, tol32), float64 1e-10 / 1e-12, int64 exact).
+  double backend_tol32 = -1, backend_tol64 = -1;
   // Perf mode: bytes moved and flops of one call (0 = not reported). Cases
   // with perf_only run only in perf mode (large shapes).
   double bytes = 0, flops = 0;

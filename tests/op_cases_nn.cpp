@@ -1,6 +1,7 @@
 // Cases: indexing (index), softmax (softmax), group and layer norm (norm).
 // References: direct loops in float64.
 #include <cmath>
+#include <utility>
 
 #include "tests/op_cases.h"
 
@@ -57,6 +58,15 @@ Tensor ref_softmax(const Tensor& x, int64_t dim, bool log) {
   return tensor(o);
 }
 
+// Mean and 1/sqrt(biased variance + eps) of n values (two passes).
+std::pair<double, double> row_stats(const double* v, int64_t n, double eps) {
+  double s = 0, q = 0;
+  for (int64_t j = 0; j < n; ++j) s += v[j];
+  const double mu = s / n;
+  for (int64_t j = 0; j < n; ++j) q += (v[j] - mu) * (v[j] - mu);
+  return {mu, 1 / std::sqrt(q / n + eps)};
+}
+
 // Normalisation of x viewed as [rows, len]: each row has zero mean and unit
 // (biased) variance, then y = xhat * w[ch] + b[ch] with ch = channel(row, j).
 // Returns pack({y, mean, rstd}).
@@ -67,11 +77,7 @@ Tensor ref_norm(const Tensor& x, int64_t rows, const Tensor& w, const Tensor& b,
   std::vector<double> hw = w.defined() ? host(w).v : std::vector<double>(), hb = b.defined() ? host(b).v : std::vector<double>();
   Host y{x.shape(), h.v}, mean{{rows}, {}}, rstd{{rows}, {}};
   for (int64_t r = 0; r < rows; ++r) {
-    double s = 0, q = 0;
-    for (int64_t j = 0; j < len; ++j) s += h.v[r * len + j];
-    const double mu = s / len;
-    for (int64_t j = 0; j < len; ++j) q += (h.v[r * len + j] - mu) * (h.v[r * len + j] - mu);
-    const double rs = 1 / std::sqrt(q / len + eps);
+    const auto [mu, rs] = row_stats(h.v.data() + r * len, len, eps);
     for (int64_t j = 0; j < len; ++j) {
       const int64_t ch = channel(r, j);
       double v = (h.v[r * len + j] - mu) * rs;
@@ -108,11 +114,7 @@ Tensor ref_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& w, int
   std::vector<double> hw = w.defined() ? host(w).v : std::vector<double>();
   Host dw{{channels}, std::vector<double>(channels)}, db = dw;
   for (int64_t r = 0; r < rows; ++r) {
-    double s = 0, q = 0;
-    for (int64_t j = 0; j < len; ++j) s += h.v[r * len + j];
-    const double mu = s / len;
-    for (int64_t j = 0; j < len; ++j) q += (h.v[r * len + j] - mu) * (h.v[r * len + j] - mu);
-    const double rs = 1 / std::sqrt(q / len + eps);
+    const auto [mu, rs] = row_stats(h.v.data() + r * len, len, eps);
     std::vector<double> xhat(len), gw(len);
     double m1 = 0, m2 = 0;
     for (int64_t j = 0; j < len; ++j) {

@@ -225,7 +225,9 @@ Check check_backend(const OpCase& c, DType dt, Device d) {
     if (g.dtype() != want.dtype())
       return failed(what + ": dtype " + dtype_name(g.dtype()) + ", cpu gives " + dtype_name(want.dtype()));
     if (want.dtype() == DType::Int64) return compare(g, want, 0, 0, what);
+    if (want.dtype() == DType::Float64 && c.backend_tol64 >= 0) return compare(g, want, c.backend_tol64, c.backend_tol64, what);
     if (want.dtype() == DType::Float64) return compare(g, want, 1e-10, 1e-12, what);
+    if (c.backend_tol32 >= 0) return compare(g, want, c.backend_tol32, c.backend_tol32, what);
     return compare(g, want, std::max(1e-4, c.tol32), std::max(1e-5, c.atol32 < 0 ? c.tol32 : c.atol32), what);
   });
 }
