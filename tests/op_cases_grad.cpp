@@ -204,7 +204,7 @@ void grad_cases(std::vector<OpCase>& c) {
                [](V x) { return layer_norm(x[0], Tensor(), Tensor()); }});
   c.push_back({"layer_norm(Tensor,Tensor,Tensor,double)", "[3,4,5] over the last dim", {in({3, 4, 5}, -2, 2), in({5}, 0.5, 1.5), in({5})},
                [](V x) { return layer_norm(x[0], x[1], x[2]); }});
-  c.push_back({"dropout(Tensor,double,Generator)", "p = 0.3, fixed generator", {in({4, 5})},
+  c.push_back({"dropout(Tensor,double,Generator,ops::RowShard)", "p = 0.3, fixed generator", {in({4, 5})},
                [](V x) {
                  Generator gen(7);  // the same mask on every evaluation
                  return dropout(x[0], 0.3, gen);
