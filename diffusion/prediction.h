@@ -13,18 +13,13 @@
 // tensors broadcastable to x (one time per sample, as in training, e.g. [N, 1, 1, 1]).
 // All conversions are differentiable (autograd/functions.h).
 #include "autograd/functions.h"
+#include "nn/config_enum.h"
 
 namespace drift::diffusion {
 
 enum class Prediction { Eps, X0, V };
-inline const char* prediction_name(Prediction p) {
-  switch (p) {
-    case Prediction::Eps: return "eps";
-    case Prediction::X0: return "x0";
-    case Prediction::V: return "v";
-  }
-  return "?";
-}
+DRIFT_CONFIG_ENUM(Prediction, {Prediction::Eps, "eps"}, {Prediction::X0, "x0"}, {Prediction::V, "v"})
+inline const char* prediction_name(Prediction p) { return config::enum_name(p); }
 
 namespace detail {
 inline double sumsq(double a, double s) { return a * a + s * s; }

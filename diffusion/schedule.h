@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "diffusion/process.h"
+#include "nn/config_enum.h"
 
 namespace drift::diffusion {
 
@@ -12,6 +13,7 @@ enum class BetaSchedule {
   Linear,  // betas linear from 1e-4 to 0.02 (Ho et al. 2020, "DDPM")
   Cosine,  // abar_t = f(t)/f(0), f(t) = cos^2(((t/T + s)/(1 + s)) pi/2) (Nichol & Dhariwal 2021, eq. 17)
 };
+DRIFT_CONFIG_ENUM(BetaSchedule, {BetaSchedule::Linear, "linear"}, {BetaSchedule::Cosine, "cosine"})
 
 class DiscreteSchedule : public Process {
  public:

@@ -36,7 +36,7 @@ Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, Tr
   schedule_.base_lr = cfg_.lr;
   schedule_.warmup_steps = cfg_.warmup_steps;
   schedule_.total_steps = cfg_.total_steps;
-  schedule_.decay = cfg_.total_steps > 0 ? cfg_.decay : nn::LRDecay::Constant;
+  schedule_.decay = cfg_.total_steps > 0 ? cfg_.lr_decay : nn::LRDecay::Constant;
 }
 
 Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
@@ -70,7 +70,7 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   std::vector<int64_t> dims;
   for (int64_t d = 1; d < x0.dim(); ++d) dims.push_back(d);
   Tensor per_sample = mean(square(sub(pred, target)), dims);  // ||pred - target||^2 / D  [N]
-  if (cfg_.weighting == LossWeighting::Simple) return mean(per_sample);
+  if (cfg_.loss_weighting == LossWeighting::Simple) return mean(per_sample);
   // Min-SNR-gamma weights (Hang et al. 2023, eq. 8 and table 1).
   std::vector<double> tv = ops::to_vector_f64(t), w(tv.size());
   for (size_t i = 0; i < tv.size(); ++i) {

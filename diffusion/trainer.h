@@ -9,6 +9,7 @@
 
 #include "diffusion/denoiser.h"
 #include "dist/reducer.h"
+#include "nn/config.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
 
@@ -37,20 +38,29 @@ enum class LossWeighting {
   MinSNR,  // Min-SNR-gamma (Hang et al. 2023): the eps-equivalent weight min(SNR, gamma) / SNR,
            // expressed for the target: eps: min(SNR, g)/SNR, x0: min(SNR, g), v: min(SNR, g)/(SNR + 1)
 };
+DRIFT_CONFIG_ENUM(LossWeighting, {LossWeighting::Simple, "simple"}, {LossWeighting::MinSNR, "min-snr"},
+                  {LossWeighting::MinSNR, "min_snr"})
+
+// The optimisation settings (a field table, nn/config.h): AdamW with linear
+// warm-up, then the chosen decay (nn::LRSchedule), clipping, EMA, label dropout.
+#define DRIFT_TRAINER_FIELDS(X)                                                                           \
+  X(LossWeighting, loss_weighting, LossWeighting::Simple, config::any(),                                  \
+    "per-sample loss weights: simple (plain MSE) or min-snr (Min-SNR-gamma, Hang et al. 2023)")           \
+  X(double, min_snr_gamma, 5.0, config::in(1e-3, 1e6), "gamma of the min-snr weighting")                 \
+  X(double, lr, 2e-4, config::in(1e-12, 10), "peak learning rate (AdamW)")                               \
+  X(double, weight_decay, 0.0, config::in(0, 10), "AdamW weight decay")                                  \
+  X(int64_t, warmup_steps, 500, config::in(0, 1e12), "linear learning-rate warm-up steps")               \
+  X(nn::LRDecay, lr_decay, nn::LRDecay::Constant, config::any(), "learning-rate decay after the warm-up") \
+  X(double, grad_clip, 1.0, config::in(0, 1e12), "clip the global gradient norm to this (0: off)")       \
+  X(double, ema_decay, 0.999, config::in(0, 1), "decay of the weights' moving average (0: no EMA)")      \
+  X(double, label_dropout, 0.1, config::in(0, 0.99),                                                      \
+    "probability of replacing a label by the null label (classifier-free guidance training)")
 
 struct TrainerConfig {
-  LossWeighting weighting = LossWeighting::Simple;
-  double min_snr_gamma = 5.0;
-  // AdamW with linear warm-up, then the chosen decay (nn::LRSchedule).
-  double lr = 2e-4;
-  double weight_decay = 0.0;
-  int64_t warmup_steps = 500;
-  int64_t total_steps = 0;   // for LR decay; 0: constant after warm-up
-  nn::LRDecay decay = nn::LRDecay::Constant;
-  double grad_clip = 1.0;    // max global gradient norm; <= 0 disables clipping
-  double ema_decay = 0.999;  // <= 0 disables the EMA
-  double label_dropout = 0.1;  // probability of replacing a label by kNullLabel
-  uint64_t seed = 0;           // times, noise and label dropout
+  DRIFT_CONFIG_FIELDS(DRIFT_TRAINER_FIELDS)
+  // Set by the caller, not configured:
+  int64_t total_steps = 0;  // for LR decay; 0: constant after warm-up
+  uint64_t seed = 0;        // times, noise and label dropout
 };
 
 // One training step's numbers.

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/config_enum.h"
 #include "nn/module.h"
 
 namespace drift::nn {
@@ -123,6 +124,7 @@ class AdamW : public Adam {
 
 // ---------------------------------------------------------------- schedules
 enum class LRDecay { Constant, Linear, Cosine };
+DRIFT_CONFIG_ENUM(LRDecay, {LRDecay::Constant, "constant"}, {LRDecay::Linear, "linear"}, {LRDecay::Cosine, "cosine"})
 
 // Linear warm-up from base_lr/warmup_steps to base_lr over `warmup_steps`,
 // then constant, linear or cosine decay to min_lr at total_steps:

@@ -1,7 +1,8 @@
 #include "nn/unet.h"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
+
+#include "nn/json_bounded.h"
 
 namespace drift::nn {
 
@@ -52,57 +53,47 @@ UNetConfig UNetConfig::preset(const std::string& name) {
   throw Error(str("UNetConfig::preset: unknown preset '", name, "' (expected tiny, mnist or cifar)"));
 }
 
-std::string UNetConfig::to_json() const {
-  nlohmann::json j;
-  j["in_channels"] = in_channels;
-  j["image_size"] = image_size;
-  j["base_channels"] = base_channels;
-  j["channel_mult"] = channel_mult;
-  j["num_res_blocks"] = num_res_blocks;
-  j["attention_resolutions"] = attention_resolutions;
-  j["dropout"] = dropout;
-  j["groups"] = groups;
-  j["num_classes"] = num_classes;
-  j["attention_heads"] = attention_heads;
-  j["seed"] = seed;
-  return j.dump();
-}
+std::string UNetConfig::to_json() const { return config::to_json(*this).dump(); }
 
 UNetConfig UNetConfig::from_json(const std::string& text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw Error(str("UNetConfig::from_json: not valid JSON (", e.what(), ")"));
-  }
-  DRIFT_CHECK(j.is_object(), "UNetConfig::from_json: expected a JSON object, got ", j.type_name());
   UNetConfig c;
-  try {
-    if (j.contains("in_channels")) c.in_channels = j["in_channels"].get<int64_t>();
-    if (j.contains("image_size")) c.image_size = j["image_size"].get<int64_t>();
-    if (j.contains("base_channels")) c.base_channels = j["base_channels"].get<int64_t>();
-    if (j.contains("channel_mult")) c.channel_mult = j["channel_mult"].get<std::vector<int64_t>>();
-    if (j.contains("num_res_blocks")) c.num_res_blocks = j["num_res_blocks"].get<int64_t>();
-    if (j.contains("attention_resolutions"))
-      c.attention_resolutions = j["attention_resolutions"].get<std::vector<int64_t>>();
-    if (j.contains("dropout")) c.dropout = j["dropout"].get<double>();
-    if (j.contains("groups")) c.groups = j["groups"].get<int64_t>();
-    if (j.contains("num_classes")) c.num_classes = j["num_classes"].get<int64_t>();
-    if (j.contains("attention_heads")) c.attention_heads = j["attention_heads"].get<int64_t>();
-    if (j.contains("seed")) c.seed = j["seed"].get<uint64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str("UNetConfig::from_json: a field has the wrong type (", e.what(), ")"));
-  }
+  config::apply_json(c, parse_json_bounded<config::Json>(text, "UNetConfig::from_json"), {"UNetConfig::from_json"});
   return c;
+}
+
+double UNetConfig::parameter_estimate() const {
+  // Every block is at most a ResBlock from 2C to C channels at the widest
+  // level C: two 3x3 convolutions (9 (2C) C + 9 C C), the time projection
+  // (4 base C) and a 1x1 skip (2C C); attention adds 4 C^2 per block.
+  double c = 0;
+  for (int64_t m : channel_mult) c = std::max(c, static_cast<double>(base_channels) * static_cast<double>(m));
+  const double levels = static_cast<double>(channel_mult.size());
+  const double blocks = levels * (2.0 * static_cast<double>(num_res_blocks) + 2.0) + 3.0;
+  const double base = static_cast<double>(base_channels);
+  const double per_block = 29.0 * c * c + 4.0 * base * c + 4.0 * c * c;
+  return blocks * per_block + 16.0 * base * base + static_cast<double>(num_classes + 1) * 4.0 * base +
+         18.0 * c * static_cast<double>(in_channels);
+}
+
+void UNetConfig::validate() const {
+  config::check(*this, "UNetConfig");
+  DRIFT_CHECK(!channel_mult.empty(), "UNetConfig: 'channel_mult' needs at least one level");
+  const int64_t levels = static_cast<int64_t>(channel_mult.size());  // <= 8 by its limits
+  DRIFT_CHECK(image_size % (int64_t{1} << (levels - 1)) == 0, "UNetConfig: image_size ", image_size,
+              " must be divisible by 2^(levels-1) = ", int64_t{1} << (levels - 1), " (", levels,
+              " levels in channel_mult)");
+  for (int64_t m : channel_mult)
+    DRIFT_CHECK((base_channels * m) % groups == 0, "UNetConfig: GroupNorm groups ", groups, " must divide every channel count, ",
+                "but base_channels ", base_channels, " x ", m, " = ", base_channels * m);
+  DRIFT_CHECK(parameter_estimate() <= kMaxParameters, "UNetConfig: this U-Net would have about ",
+              parameter_estimate(), " parameters, more than the limit of ", kMaxParameters,
+              " (base_channels ", base_channels, ", widest level x", *std::max_element(channel_mult.begin(), channel_mult.end()),
+              ", ", num_res_blocks, " blocks per level)");
 }
 
 // ---------------------------------------------------------------- construction
 UNet::UNet(const UNetConfig& cfg) : Module("UNet"), cfg_(cfg) {
-  DRIFT_CHECK(cfg.in_channels > 0 && cfg.image_size > 0 && cfg.base_channels > 0 && !cfg.channel_mult.empty() &&
-                  cfg.num_res_blocks > 0 && cfg.groups > 0 && cfg.num_classes >= 0,
-              "UNet: invalid config ", cfg.to_json());
-  DRIFT_CHECK(cfg.image_size % (int64_t{1} << (cfg.channel_mult.size() - 1)) == 0, "UNet: image_size ",
-              cfg.image_size, " must be divisible by 2^(levels-1) = ", int64_t{1} << (cfg.channel_mult.size() - 1));
+  cfg.validate();  // before anything is allocated
   Generator init(cfg.seed);
   // A separate stream for dropout masks, derived from the seed.
   dropout_gen_ = std::make_shared<Generator>(cfg.seed ^ 0x9E3779B97F4A7C15ull);

@@ -9,28 +9,43 @@
 #include <string>
 #include <vector>
 
+#include "nn/config.h"
 #include "nn/layers.h"
 
 namespace drift::nn {
 
+// The U-Net's shape. Limits keep a config read from a file from asking for
+// an absurd network: validate() (called by the UNet constructor, before any
+// allocation) also bounds the levels and the total size.
+#define DRIFT_UNET_FIELDS(X)                                                                              \
+  X(int64_t, in_channels, 1, config::in(1, 64), "image channels (set from the data set)")                 \
+  X(int64_t, image_size, 28, config::in(1, 4096), "image height = width (set from the data set)")         \
+  X(int64_t, base_channels, 32, config::in(1, 4096), "channels of the first level (the U-Net's width)")   \
+  X(std::vector<int64_t>, channel_mult, (std::vector<int64_t>{1, 2, 2}), config::list(8, 1, 64),          \
+    "channels of each level as multiples of base_channels; one level per item")                            \
+  X(int64_t, num_res_blocks, 2, config::in(1, 16), "residual blocks per level")                           \
+  X(std::vector<int64_t>, attention_resolutions, (std::vector<int64_t>{7}), config::list(16, 1, 4096),     \
+    "image sizes (of a level) that get self-attention")                                                    \
+  X(double, dropout, 0.1, config::in(0, 0.99), "dropout probability in the residual blocks")              \
+  X(int64_t, groups, 8, config::in(1, 4096), "GroupNorm groups (must divide every channel count)")        \
+  X(int64_t, num_classes, 0, config::in(0, 100000), "classes of a conditional model (0: unconditional; set from the data set)") \
+  X(int64_t, attention_heads, 1, config::in(1, 64), "heads of each self-attention block")                 \
+  X(uint64_t, seed, 0, config::any(), "seed of the initialisation and dropout (set from the run's seed)")
+
 struct UNetConfig {
-  int64_t in_channels = 1;
-  int64_t image_size = 28;
-  int64_t base_channels = 32;
-  std::vector<int64_t> channel_mult = {1, 2, 2};
-  int64_t num_res_blocks = 2;
-  std::vector<int64_t> attention_resolutions = {7};  // spatial sizes that get self-attention
-  double dropout = 0.1;
-  int64_t groups = 8;                 // GroupNorm groups
-  int64_t num_classes = 0;            // 0: unconditional
-  int64_t attention_heads = 1;
-  uint64_t seed = 0;                  // initialisation and dropout generators
+  DRIFT_CONFIG_FIELDS(DRIFT_UNET_FIELDS)
 
   // The reference's presets (parameter counts 176,849 / 1,623,169 / 8,952,067).
   static UNetConfig tiny();
   static UNetConfig mnist();
   static UNetConfig cifar();
   static UNetConfig preset(const std::string& name);  // "tiny", "mnist" or "cifar"
+
+  // Limits of every field, image_size divisible by 2^(levels - 1), channel
+  // counts divisible by groups, and at most kMaxParameters (estimated).
+  void validate() const;
+  static constexpr double kMaxParameters = 2e9;
+  double parameter_estimate() const;  // an upper bound on the parameter count
 
   std::string to_json() const;
   static UNetConfig from_json(const std::string& json);  // missing keys keep their defaults

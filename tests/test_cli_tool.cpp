@@ -5,50 +5,18 @@
 
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
+#include "cli_run.h"
 #include "data/image.h"
 
 namespace fs = std::filesystem;
 using namespace drift;
+using namespace drift_test;
 
 namespace {
-
-std::string drift_exe() {
-  fs::path self = fs::read_symlink("/proc/self/exe");
-  fs::path exe = self.parent_path().parent_path() / "drift";  // build/tests/x -> build/drift
-  return fs::exists(exe) ? exe.string() : "";
-}
-
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  // One thread: these problems are tiny, and on a busy machine OpenMP
-  // barriers between two threads would cost more than the work.
-  std::string cmd = "OMP_NUM_THREADS=1 " + drift_exe() + " " + args + " 2>&1";
-  Result r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  r.status = ::pclose(p);
-  return r;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // Two classes of 8x8 grey images: dark squares and bright squares.
 class CliTool : public ::testing::Test {
@@ -58,13 +26,7 @@ class CliTool : public ::testing::Test {
     dir = fs::temp_directory_path() / ("drift_cli_" + std::to_string(::getpid()) + "_" +
                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
-    fs::create_directories(dir / "data" / "dark");
-    fs::create_directories(dir / "data" / "bright");
-    for (int i = 0; i < 8; ++i) {
-      Image a(8, 8, 1, static_cast<uint8_t>(20 + i)), b(8, 8, 1, static_cast<uint8_t>(220 - i));
-      write_png((dir / "data" / "dark" / (std::to_string(i) + ".png")).string(), a);
-      write_png((dir / "data" / "bright" / (std::to_string(i) + ".png")).string(), b);
-    }
+    write_two_class_folder(dir);
   }
   void TearDown() override {
     if (!dir.empty()) fs::remove_all(dir);

@@ -44,7 +44,7 @@ TEST(DiffusionTrainer, MlpLearnsTheMixtureAndGuidanceWorks) {
   tc.lr = 3e-3;
   tc.warmup_steps = 50;
   tc.total_steps = 1200;
-  tc.decay = nn::LRDecay::Cosine;
+  tc.lr_decay = nn::LRDecay::Cosine;
   tc.ema_decay = 0.99;
   tc.label_dropout = 0.2;
   tc.seed = 2;
@@ -108,7 +108,7 @@ TEST(DiffusionTrainer, LossWeightingAndTargets) {
     MlpDenoiser net(mc);
     for (LossWeighting w : {LossWeighting::Simple, LossWeighting::MinSNR}) {
       TrainerConfig tc;
-      tc.weighting = w;
+      tc.loss_weighting = w;
       tc.seed = 7;
       Trainer t_oracle(oracle, net, vp, tc), t_net(net, net, vp, tc);
       const double lo = ops::item(t_oracle.loss(x0));

@@ -182,5 +182,5 @@ TEST(UNetConfigJson, RoundTrip) {
   EXPECT_EQ(d.to_json(), c.to_json());
   EXPECT_EQ(d.channel_mult, (std::vector<int64_t>{1, 2, 2, 2}));
   expect_error([] { UNetConfig::from_json("{not json"); }, {"not valid JSON"});
-  expect_error([] { UNetConfig::from_json("{\"groups\": \"eight\"}"); }, {"wrong type"});
+  expect_error([] { UNetConfig::from_json("{\"groups\": \"eight\"}"); }, {"'groups'", "expected an integer", "eight"});
 }

@@ -29,7 +29,7 @@ struct EditArgs {
 };
 
 // The input PNG as [n, C, S, S] in [-1, 1], resized to the model's size.
-Tensor load_input(const std::string& path, const TrainConfig& c, int64_t n) {
+Tensor load_input(const std::string& path, const diffusion::ModelConfig& c, int64_t n) {
   const int S = static_cast<int>(c.unet.image_size);
   Image img = read_image(path, static_cast<int>(c.unet.in_channels));
   if (img.width != S || img.height != S) {
@@ -65,9 +65,9 @@ Tensor make_known_mask(const EditArgs& a, int64_t S) {
 
 void run_edit(const EditArgs& a, bool inpaint) {
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
-  const TrainConfig& c = m.config;
-  const diffusion::DiscreteSchedule schedule = make_schedule(c);
-  UNetDenoiser den(*m.net, c.prediction);
+  const diffusion::ModelConfig& c = m.config;
+  const diffusion::DiscreteSchedule& schedule = m.schedule;
+  diffusion::Denoiser& den = m.denoiser;
   SamplerSettings st = a.s.settings();
   const int64_t n = a.s.n;
   diffusion::SampleOptions common;

@@ -64,18 +64,19 @@ std::vector<float> features_of(tools::Classifier& model, const Tensor& images, i
 
 void run_eval(const EvalArgs& a) {
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
-  const TrainConfig& c = m.config;
-  const std::string data_path = a.data_path.empty() ? c.data_path : a.data_path;
-  Dataset train = load_dataset(c.data, data_path, Split::Train);
-  Dataset test = c.data == DataKind::ImageFolder ? train : load_dataset(c.data, data_path, Split::Test);
+  const diffusion::ModelConfig& c = m.config;
+  const TrainConfig& run = m.run;
+  const std::string data_path = a.data_path.empty() ? run.data_path : a.data_path;
+  Dataset train = load_dataset(run.data, data_path, Split::Train);
+  Dataset test = run.data == DataKind::ImageFolder ? train : load_dataset(run.data, data_path, Split::Test);
   const int64_t n = std::min<int64_t>(a.s.n, test.size());
   DRIFT_CHECK(n >= 2, "--n must be at least 2, got ", a.s.n);
   const bool root = dist::is_root();
 
   // Generated images, in batches; under mpirun each batch is split over the
   // processes and gathered (the same images as one process), then rank 0 alone scores them.
-  const diffusion::DiscreteSchedule schedule = make_schedule(c);
-  UNetDenoiser den(*m.net, c.prediction);
+  const diffusion::DiscreteSchedule& schedule = m.schedule;
+  diffusion::Denoiser& den = m.denoiser;
   SamplerSettings st = a.s.settings();
   Generator gen(a.s.seed);
   const Device device = a.s.to_device(m);
@@ -101,7 +102,7 @@ void run_eval(const EvalArgs& a) {
       !a.classifier.empty()
           ? a.classifier
           : (std::filesystem::path(a.s.checkpoint).parent_path() / "eval_classifier.safetensors").string();
-  std::unique_ptr<tools::Classifier> cls = get_classifier(a, c, train, cls_path);
+  std::unique_ptr<tools::Classifier> cls = get_classifier(a, run, train, cls_path);
   Batch real = dataset_to_tensors(test);
   const double test_acc = tools::accuracy(*cls, real.images, real.labels);
   std::printf("classifier accuracy on real test images: %.2f%%\n", 100 * test_acc);

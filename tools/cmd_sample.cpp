@@ -24,9 +24,9 @@ struct SampleCmdArgs {
 
 void run_sample(const SampleCmdArgs& a) {
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
-  const TrainConfig& c = m.config;
-  const diffusion::DiscreteSchedule schedule = make_schedule(c);
-  UNetDenoiser den(*m.net, c.prediction);
+  const diffusion::ModelConfig& c = m.config;
+  const diffusion::DiscreteSchedule& schedule = m.schedule;
+  diffusion::Denoiser& den = m.denoiser;
   SamplerSettings st = a.s.settings();
   diffusion::SampleOptions common;
   common.device = a.s.to_device(m);

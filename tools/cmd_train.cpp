@@ -31,6 +31,7 @@
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "tools/cli.h"
+#include "tools/config_flags.h"
 #include "tools/model_io.h"
 #include "tools/sampling.h"
 
@@ -44,58 +45,14 @@ struct TrainArgs {
   std::string out;
   bool resume = false;
   bool quiet = false;
-  // Flag overrides (applied only when given).
-  std::string data, data_path, weighting, prediction, schedule, device, lr_decay;
-  int64_t steps = 0, batch_size = 0, timesteps = 0, base_channels = 0, sample_every = 0, checkpoint_every = 0,
-          log_every = 0, max_images = 0, warmup = 0, sample_count = 0;
-  double lr = 0, ema_decay = 0, label_dropout = 0, grad_clip = 0, weight_decay = 0;
-  uint64_t seed = 0;
-  bool class_conditional = false, flip = false;
+  bool markdown = false;
+  ConfigFlags flags;  // one per field of TrainConfig, applied over preset and file
 };
 
-// The flags the user gave, applied over `c`.
-void apply_flags(TrainConfig& c, const TrainArgs& a, const CLI::App& cmd) {
-  auto given = [&](const char* name) { return cmd.count(name) > 0; };
-  if (given("--data")) c.data = parse_data_kind(a.data);
-  if (given("--data-path")) c.data_path = a.data_path;
-  if (given("--loss-weighting")) c.loss_weighting = parse_weighting(a.weighting);
-  if (given("--prediction")) c.prediction = parse_prediction(a.prediction);
-  if (given("--schedule")) c.schedule = parse_schedule(a.schedule);
-  if (given("--device")) c.device = a.device;
-  if (given("--lr-decay")) c.lr_decay = a.lr_decay;
-  if (given("--steps")) c.steps = a.steps;
-  if (given("--batch-size")) c.batch_size = a.batch_size;
-  if (given("--timesteps")) c.timesteps = a.timesteps;
-  if (given("--base-channels")) c.unet.base_channels = a.base_channels;
-  if (given("--sample-every")) c.sample_every = a.sample_every;
-  if (given("--checkpoint-every")) c.checkpoint_every = a.checkpoint_every;
-  if (given("--log-every")) c.log_every = a.log_every;
-  if (given("--max-images")) c.max_images = a.max_images;
-  if (given("--warmup")) c.warmup_steps = a.warmup;
-  if (given("--sample-count")) c.sample_count = a.sample_count;
-  if (given("--lr")) c.lr = a.lr;
-  if (given("--ema-decay")) c.ema_decay = a.ema_decay;
-  if (given("--label-dropout")) c.label_dropout = a.label_dropout;
-  if (given("--grad-clip")) c.grad_clip = a.grad_clip;
-  if (given("--weight-decay")) c.weight_decay = a.weight_decay;
-  if (given("--seed")) c.seed = a.seed;
-  if (given("--class-conditional")) c.class_conditional = a.class_conditional;
-  if (given("--flip")) c.random_flip = a.flip;
-}
-
+// The trainer's settings: the configured ones plus the length and its seed.
 diffusion::TrainerConfig trainer_config(const TrainConfig& c) {
-  diffusion::TrainerConfig t;
-  t.weighting = c.loss_weighting;
-  t.min_snr_gamma = c.min_snr_gamma;
-  t.lr = c.lr;
-  t.weight_decay = c.weight_decay;
-  t.warmup_steps = c.warmup_steps;
+  diffusion::TrainerConfig t = c.optim;
   t.total_steps = c.steps;
-  t.decay = c.lr_decay == "cosine" ? nn::LRDecay::Cosine : c.lr_decay == "linear" ? nn::LRDecay::Linear
-                                                                                   : nn::LRDecay::Constant;
-  t.grad_clip = c.grad_clip;
-  t.ema_decay = c.ema_decay;
-  t.label_dropout = c.class_conditional ? c.label_dropout : 0.0;
   t.seed = c.seed + 1;  // times, noise and label dropout; the data order uses c.seed
   return t;
 }
@@ -176,7 +133,7 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
   // Sampled where the model lives (the noise is drawn there too).
   const Device device = net.parameters().at(0).device();
   net.eval();
-  diffusion::UNetDenoiser den(net, c.prediction);
+  diffusion::UNetDenoiser den(net, c.model.prediction);
   Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
   SamplerSettings st;
   st.kind = SamplerKind::DDIM;
@@ -185,10 +142,10 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
   common.device = device;
   if (c.class_conditional) {
     std::vector<int64_t> labels(static_cast<size_t>(c.sample_count));
-    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % c.unet.num_classes;
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % c.model.unet.num_classes;
     common.guidance.labels = ops::from_vector(labels, {c.sample_count}, device);
   }
-  const Shape shape = {c.sample_count, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
+  const Shape shape = {c.sample_count, c.model.unet.in_channels, c.model.unet.image_size, c.model.unet.image_size};
   diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
   save_grid(path, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0),
             static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c.sample_count)))));
@@ -196,36 +153,57 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
   if (ema) ema->swap();
 }
 
-void run_train(const TrainArgs& args, const CLI::App& cmd) {
-  // 1. Configuration: preset < JSON file < flags; on resume, the checkpoint's.
+// The flags that may change when a run resumes: its length and bookkeeping.
+const char* const kResumable[] = {"steps", "sample_every", "checkpoint_every", "log_every"};
+
+void run_train(const TrainArgs& args) {
+  if (args.markdown) {
+    std::printf("%s", config_markdown().c_str());
+    return;
+  }
+  // 1. Configuration: defaults < preset < JSON file < flags; on resume, the checkpoint's.
   const std::string out = args.out.empty() ? "runs/" + args.preset : args.out;
   const std::string ckpt_path = out + "/checkpoint.safetensors";
   TrainConfig c;
   if (args.resume) {
+    DRIFT_CHECK(args.config_file.empty(), "--resume: the configuration comes from the checkpoint; --config "
+                "cannot change it");
+    for (const std::string& path : args.flags.given()) {
+      bool ok = false;
+      for (const char* k : kResumable) ok |= path == k;
+      DRIFT_CHECK(ok, "--resume: ", config::flag_name(path), " cannot change when a run resumes (the configuration "
+                  "comes from the checkpoint; only --steps, --sample-every, --checkpoint-every and --log-every may)");
+    }
     nn::SafetensorsContents saved = nn::load_safetensors(ckpt_path);
     auto it = saved.metadata.find("config");
     DRIFT_CHECK(it != saved.metadata.end(), "--resume: '", ckpt_path, "' has no config metadata");
     c = TrainConfig::from_json(it->second, ckpt_path);
-    // Only the schedule of the bookkeeping and the length may change on resume.
-    if (cmd.count("--steps")) c.steps = args.steps;
-    if (cmd.count("--sample-every")) c.sample_every = args.sample_every;
-    if (cmd.count("--checkpoint-every")) c.checkpoint_every = args.checkpoint_every;
   } else {
     c = TrainConfig::preset_config(args.preset);
     if (!args.config_file.empty()) c.apply_json(read_text_file(args.config_file), args.config_file);
-    apply_flags(c, args, cmd);
   }
+  apply_config_flags(c, args.flags);
 
-  // 2. Data: the model's input shape and class count follow the data set.
+  // 2. Data: the model's input shape and class count follow the data set
+  // (on resume they must agree with the checkpoint's model).
   Dataset data = load_dataset(c.data, c.data_path, Split::Train);
   if (c.max_images > 0) data = take(data, c.max_images);
-  c.unet.in_channels = data.channels;
-  c.unet.image_size = data.height;
   DRIFT_CHECK(data.height == data.width, "drift train: expected square images, got ", data.height, "x", data.width);
-  c.unet.num_classes = c.class_conditional ? data.num_classes : 0;
-  c.unet.seed = c.seed;
+  nn::UNetConfig& u = c.model.unet;
+  const int64_t classes = c.class_conditional ? data.num_classes : 0;
+  if (args.resume) {
+    DRIFT_CHECK(u.in_channels == data.channels && u.image_size == data.height && u.num_classes == classes,
+                "--resume: the data set ", data.source, " has ", data.channels, "-channel ", data.height, "x",
+                data.width, " images and ", classes, " classes, but the model in '", ckpt_path, "' was built for ",
+                u.in_channels, "-channel ", u.image_size, "x", u.image_size, " images and ", u.num_classes,
+                " classes (config unet.in_channels, unet.image_size, unet.num_classes)");
+  }
+  u.in_channels = data.channels;
+  u.image_size = data.height;
+  u.num_classes = classes;
+  u.seed = c.seed;
   c.validate();
-  const Device device = parse_device(c.device);
+  const Device device = c.device;
   const bool root = dist::is_root();  // the only process that writes or prints
   const int world = dist::world_size();
   DRIFT_CHECK(c.batch_size % world == 0, "drift train: the batch of ", c.batch_size,
@@ -233,27 +211,13 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
               args.resume ? "; the batch is the checkpoint's: resume with a number of processes that divides it"
                           : "; choose --batch-size as a multiple of the number of processes");
 
-  if (root) {
-    make_dirs(out);
-    make_dirs(out + "/samples");
-    std::ofstream f(out + "/config.json");
-    f << c.to_json() << "\n";
-  }
-  if (root) std::printf("drift train: %s (%lld images %lldx%lldx%lld), %lld steps of %lld, output in %s\n",
-              data.source.c_str(), static_cast<long long>(data.size()), static_cast<long long>(data.channels),
-              static_cast<long long>(data.height), static_cast<long long>(data.width),
-              static_cast<long long>(c.steps), static_cast<long long>(c.batch_size), out.c_str());
-
   // 3. Model and the trainer (AdamW, LR schedule, clipping, EMA, its random stream).
-  nn::UNet net(c.unet);
+  nn::UNet net(c.model.unet);
   net.to(device);
   net.train();
-  const diffusion::DiscreteSchedule schedule = make_schedule(c);
-  diffusion::UNetDenoiser denoiser(net, c.prediction);
+  const diffusion::DiscreteSchedule schedule = c.model.make_schedule();
+  diffusion::UNetDenoiser denoiser(net, c.model.prediction);
   diffusion::Trainer trainer(denoiser, net, schedule, trainer_config(c));
-  if (root) std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, AdamW lr %.3g\n",
-              static_cast<long long>(net.num_parameters()), schedule_name(c.schedule),
-              static_cast<long long>(c.timesteps), diffusion::prediction_name(c.prediction), c.lr);
 
   LoaderOptions lopt;
   lopt.batch_size = c.batch_size;
@@ -262,6 +226,8 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
   lopt.shard_rank = dist::rank();  // this process's rows of every batch
   lopt.shard_count = world;
   const int64_t n_images = data.size();
+  const std::string data_source = data.source;
+  const int64_t data_c = data.channels, data_h = data.height, data_w = data.width;
   DataLoader loader(std::move(data), lopt);
   // The loader's position travels in the checkpoint as a generator state:
   // seed = data seed, offset = epoch * N + position.
@@ -274,7 +240,7 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
   state.generators = {{"noise", &trainer.generator()}, {"data", &data_gen}};
   state.config_json = c.to_json();
   if (args.resume) {
-    nn::load_checkpoint(ckpt_path, state);
+    nn::load_checkpoint(ckpt_path, state);  // checks the whole file before changing anything
     state.config_json = c.to_json();  // keep a possibly extended step count
     LoaderState ls;
     ls.seed = data_gen.seed;
@@ -295,6 +261,22 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
                   world, comm.name(), static_cast<long long>(c.batch_size / world),
                   static_cast<double>(trainer.reducer()->stats().bytes) / (1 << 20),
                   static_cast<long long>(trainer.reducer()->stats().buckets));
+  }
+
+  // The run folder's config.json is written only now, after a resumed checkpoint was checked.
+  if (root) {
+    make_dirs(out);
+    make_dirs(out + "/samples");
+    std::ofstream f(out + "/config.json");
+    f << c.to_json() << "\n";
+    DRIFT_CHECK(f.good(), "cannot write '", out, "/config.json'");
+    std::printf("drift train: %s (%lld images %lldx%lldx%lld), %lld steps of %lld, output in %s\n",
+                data_source.c_str(), static_cast<long long>(n_images), static_cast<long long>(data_c),
+                static_cast<long long>(data_h), static_cast<long long>(data_w), static_cast<long long>(c.steps),
+                static_cast<long long>(c.batch_size), out.c_str());
+    std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, AdamW lr %.3g\n",
+                static_cast<long long>(net.num_parameters()), config::enum_name(c.model.schedule),
+                static_cast<long long>(c.model.timesteps), config::enum_name(c.model.prediction), c.optim.lr);
   }
   auto save = [&] {
     trainer.check_replicas(str("at step ", state.step));  // every rank must hold the same state
@@ -350,45 +332,33 @@ void run_train(const TrainArgs& args, const CLI::App& cmd) {
 
 }  // namespace
 
+namespace {
+
+std::string preset_names() {
+  std::string s;
+  for (const TrainPreset& p : train_presets()) s += str(s.empty() ? "" : ", ", p.name);
+  return s;
+}
+
+}  // namespace
+
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train", "Train a diffusion model (U-Net, DDPM objective)");
   cmd->footer(
-      "Presets set every option (see docs/CLI.md); --config FILE.json overrides any of them, flags override "
-      "both.\nExamples:\n  drift train --preset mnist --out runs/mnist\n  drift train --preset cifar10 "
+      "A preset changes some defaults; --config FILE.json overrides any setting, flags override both "
+      "(docs/CLI.md lists them all).\nExamples:\n  drift train --preset mnist --out runs/mnist\n  drift train --preset cifar10 "
       "--class-conditional --steps 100000\n  drift train --out runs/mnist --resume        # continue exactly");
-  cmd->add_option("--preset", args->preset, "mnist, fashion-mnist, cifar10, mnist-cpu / fashion-mnist-cpu (class-conditional, under an hour on a 2-core CPU), demo (a few minutes on a CPU) or tiny (a quick smoke test)")
+  cmd->add_option("--preset", args->preset, "a starting point: " + preset_names() + " (see --config-markdown)")
       ->capture_default_str();
   cmd->add_option("--config", args->config_file, "JSON file overriding preset fields (keys as in config.json)");
   cmd->add_option("--out", args->out, "run folder (default runs/<preset>)");
   cmd->add_flag("--resume", args->resume, "continue from <out>/checkpoint.safetensors exactly where it stopped");
   cmd->add_flag("--quiet", args->quiet, "no progress bar");
-  cmd->add_option("--data", args->data, "data set: mnist, fashion-mnist, cifar10 or folder");
-  cmd->add_option("--data-path", args->data_path, "data folder or archive (default: the data set's usual place)");
-  cmd->add_option("--steps", args->steps, "training steps");
-  cmd->add_option("--batch-size", args->batch_size, "minibatch size");
-  cmd->add_option("--lr", args->lr, "peak learning rate");
-  cmd->add_option("--lr-decay", args->lr_decay, "constant, linear or cosine decay after warm-up");
-  cmd->add_option("--warmup", args->warmup, "linear warm-up steps");
-  cmd->add_option("--loss-weighting", args->weighting, "simple or min-snr (Min-SNR-gamma, gamma 5)");
-  cmd->add_option("--weight-decay", args->weight_decay, "weight decay");
-  cmd->add_option("--grad-clip", args->grad_clip, "clip the global gradient norm (0: off)");
-  cmd->add_option("--ema-decay", args->ema_decay, "decay of the weights' moving average (0: no EMA)");
-  cmd->add_option("--prediction", args->prediction, "network target: eps, x0 or v");
-  cmd->add_option("--schedule", args->schedule, "beta schedule: linear or cosine");
-  cmd->add_option("--timesteps", args->timesteps, "diffusion steps T");
-  cmd->add_option("--base-channels", args->base_channels, "U-Net width");
-  cmd->add_flag("--class-conditional", args->class_conditional, "condition on labels (enables guidance)");
-  cmd->add_option("--label-dropout", args->label_dropout, "probability of dropping the label (CFG training)");
-  cmd->add_flag("--flip", args->flip, "random horizontal flips");
-  cmd->add_option("--max-images", args->max_images, "train on the first N images only");
-  cmd->add_option("--seed", args->seed, "seed of initialisation, data order and noise");
-  cmd->add_option("--log-every", args->log_every, "steps between loss-plot refreshes");
-  cmd->add_option("--sample-every", args->sample_every, "steps between sample grids (0: never)");
-  cmd->add_option("--sample-count", args->sample_count, "images per sample grid");
-  cmd->add_option("--checkpoint-every", args->checkpoint_every, "steps between checkpoints (0: at the end)");
-  cmd->add_option("--device", args->device, "cpu or cuda");
-  cmd->callback([args, cmd] { run_train(*args, *cmd); });
+  cmd->add_flag("--config-markdown", args->markdown, "print the presets and settings as markdown tables and exit");
+  add_config_flags(cmd, TrainConfig::preset_config("mnist"), args->flags,
+                   "Settings (defaults of the mnist preset; each is also a config.json key)");
+  cmd->callback([args] { run_train(*args); });
 }
 
 }  // namespace drift::cli

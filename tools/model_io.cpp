@@ -8,7 +8,6 @@
 
 #include <unistd.h>
 
-#include "nn/safetensors.h"
 
 namespace drift::cli {
 
@@ -33,28 +32,8 @@ Tensor SdeTimeDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& 
 }
 
 LoadedModel load_trained_model(const std::string& path, bool use_ema) {
-  nn::SafetensorsContents c = nn::load_safetensors(path);
-  auto it = c.metadata.find("config");
-  DRIFT_CHECK(it != c.metadata.end(), "'", path,
-              "' has no 'config' metadata: expected a checkpoint or model written by drift train");
-  LoadedModel m;
-  m.config = TrainConfig::from_json(it->second, path + ":config");
-  auto st = c.metadata.find("step");
-  if (st != c.metadata.end()) m.step = std::stoll(st->second);
-  m.net = std::make_unique<nn::UNet>(m.config.unet);
-  bool has_ema = false;
-  for (const auto& [name, t] : c.tensors) has_ema |= name.rfind("ema.", 0) == 0;
-  const std::string prefix = use_ema && has_ema ? "ema." : "model.";
-  nn::NamedTensors dict;
-  for (const auto& [name, t] : c.tensors)
-    if (name.rfind(prefix, 0) == 0) dict.emplace_back(name.substr(prefix.size()), t);
-  try {
-    m.net->load_state_dict(dict, true);
-  } catch (const Error& e) {
-    throw Error(str("'", path, "': ", e.what()));
-  }
-  m.ema = prefix == "ema.";
-  m.net->eval();
+  LoadedModel m(diffusion::load_model(path, use_ema));  // checks the config before building the U-Net
+  m.run = TrainConfig::from_json(m.config_json, path);
   return m;
 }
 

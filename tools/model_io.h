@@ -7,6 +7,7 @@
 #include <string>
 
 #include "diffusion/denoiser.h"
+#include "diffusion/model_config.h"
 #include "diffusion/schedule.h"
 #include "diffusion/sde.h"
 #include "diffusion/trainer.h"
@@ -41,12 +42,12 @@ class SdeTimeDenoiser : public diffusion::Denoiser {
   const diffusion::SDE& sde_;
 };
 
-// A trained model from a `drift train` checkpoint (or final model file).
-struct LoadedModel {
-  TrainConfig config;
-  std::unique_ptr<nn::UNet> net;
-  int64_t step = 0;
-  bool ema = false;  // whether the EMA weights were loaded
+// A trained model from a `drift train` checkpoint (or final model file): the
+// library's diffusion::LoadedModel (U-Net, schedule, denoiser, config = the
+// model part) plus the run's whole configuration (data set, ...).
+struct LoadedModel : diffusion::LoadedModel {
+  explicit LoadedModel(diffusion::LoadedModel m) : diffusion::LoadedModel(std::move(m)) {}
+  TrainConfig run;
 };
 // use_ema: load the "ema.*" weights when the file has them (else "model.*").
 LoadedModel load_trained_model(const std::string& checkpoint, bool use_ema = true);

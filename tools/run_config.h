@@ -1,8 +1,7 @@
 #pragma once
 // The configuration of a `drift train` run: data set, model, noise schedule,
-// optimizer settings and the bookkeeping of the loop. A preset gives every field a
-// value; a JSON file (--config) overrides any subset; command-line flags
-// override both. The final configuration is saved as JSON in the run folder
+// optimizer settings and the bookkeeping of the loop. The defaults, changed by
+// a preset, then by a JSON file (--config), then by command-line flags. The final configuration is saved as JSON in the run folder
 // and inside every checkpoint, so `drift sample` and `--resume` rebuild the
 // same model without being told.
 #include <cstdint>
@@ -10,79 +9,83 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "diffusion/prediction.h"
-#include "diffusion/schedule.h"
+#include "diffusion/model_config.h"
 #include "diffusion/trainer.h"
-#include "nn/unet.h"
+#include "nn/config.h"
+
+namespace drift {
+DRIFT_CONFIG_ENUM(Device, {Device::CPU, "cpu"}, {Device::CUDA, "cuda"}, {Device::CUDA, "gpu"})
+}
 
 namespace drift::cli {
 
 enum class DataKind { MNIST, FashionMNIST, CIFAR10, ImageFolder };
+DRIFT_CONFIG_ENUM(DataKind, {DataKind::MNIST, "mnist"}, {DataKind::FashionMNIST, "fashion-mnist"},
+                  {DataKind::CIFAR10, "cifar10"}, {DataKind::ImageFolder, "folder"},
+                  {DataKind::FashionMNIST, "fashion_mnist"}, {DataKind::FashionMNIST, "fmnist"},
+                  {DataKind::CIFAR10, "cifar-10"}, {DataKind::CIFAR10, "cifar"}, {DataKind::ImageFolder, "image-folder"})
+
+// The whole configuration, one line per field (nn/config.h): the JSON key,
+// the flag (--key, '_' -> '-'), the default, the limits and the help text of
+// `drift train --help` and of the table in docs/CLI.md all come from here.
+// The model part (diffusion::ModelConfig: schedule, timesteps, prediction,
+// unet.*) and the optimisation part (diffusion::TrainerConfig: lr, warm-up,
+// EMA, ...) are the library's own tables, with their keys at the top level.
+// To add a setting: one X(...) line here or in the library table it belongs to.
+#define DRIFT_TRAIN_FIELDS(X)                                                                                     \
+  X(DataKind, data, DataKind::MNIST, config::any(), "data set")                                                    \
+  X(std::string, data_path, "", config::any(), "data folder or archive (empty: the data set's usual place)")        \
+  X(bool, random_flip, false, config::any(), "random horizontal flips of the training images")                   \
+  X(int64_t, max_images, 0, config::in(0, 1e12), "train on the first N images only (0: all)")                     \
+  X(bool, class_conditional, false, config::any(), "condition on the class labels (enables guidance)")           \
+  X(diffusion::ModelConfig, model, {}, config::flat(), "the model")                                               \
+  X(diffusion::TrainerConfig, optim, {}, config::flat(), "the optimisation")                                      \
+  X(int64_t, batch_size, 128, config::in(1, 65536), "minibatch size")                                            \
+  X(int64_t, steps, 20000, config::in(1, 1e12), "training steps")                                                \
+  X(uint64_t, seed, 0, config::any(), "seed of the initialisation, the data order and the noise")                \
+  X(int64_t, log_every, 50, config::in(1, 1e12), "steps between loss-log flushes and loss-plot refreshes")       \
+  X(int64_t, sample_every, 1000, config::in(0, 1e12), "steps between sample grids (0: never)")                   \
+  X(int64_t, checkpoint_every, 1000, config::in(0, 1e12), "steps between checkpoints (0: only at the end)")      \
+  X(int64_t, sample_count, 16, config::in(1, 4096), "images in each sample grid")                                \
+  X(int64_t, sample_steps, 50, config::in(1, 100000), "DDIM steps of the sample grids")                          \
+  X(Device, device, Device::CPU, config::any(), "where to train")
 
 struct TrainConfig {
+  // The preset the run started from (not a field: `preset` in a JSON file is
+  // applied first, and --preset is read before the other flags).
   std::string preset = "mnist";
+  DRIFT_CONFIG_FIELDS(DRIFT_TRAIN_FIELDS)
 
-  // data
-  DataKind data = DataKind::MNIST;
-  std::string data_path;        // folder or archive; empty = the data set's default location
-  bool random_flip = false;     // horizontal flips (CIFAR-10)
-  int64_t max_images = 0;       // 0 = all; else train on the first n images
-
-  // model + diffusion
-  nn::UNetConfig unet;
-  bool class_conditional = false;  // labels in, classifier-free guidance out
-  double label_dropout = 0.1;      // p(label -> null) while training (CFG)
-  diffusion::BetaSchedule schedule = diffusion::BetaSchedule::Linear;
-  int64_t timesteps = 1000;
-  diffusion::Prediction prediction = diffusion::Prediction::Eps;
-
-  // optimisation (diffusion::Trainer: AdamW, warm-up, decay, clipping, EMA)
-  diffusion::LossWeighting loss_weighting = diffusion::LossWeighting::Simple;
-  double min_snr_gamma = 5.0;
-  double lr = 2e-4;
-  double weight_decay = 0.0;
-  int64_t warmup_steps = 0;
-  std::string lr_decay = "constant";  // constant, linear, cosine
-  double grad_clip = 1.0;             // 0 = off
-  double ema_decay = 0.999;
-  int64_t batch_size = 128;
-  int64_t steps = 20000;
-  uint64_t seed = 0;
-
-  // bookkeeping
-  int64_t log_every = 50;            // CSV row + plot refresh
-  int64_t sample_every = 1000;       // sample grid (0 = never)
-  int64_t checkpoint_every = 1000;   // checkpoint (0 = only at the end)
-  int64_t sample_count = 16;         // images in the periodic grid
-  int64_t sample_steps = 50;         // DDIM steps for the periodic grid
-  std::string device = "cpu";
-
-  // The preset's values: "mnist", "fashion-mnist", "cifar10", "demo" or "tiny" (a
-  // seconds-long smoke test on MNIST-sized data).
+  // The defaults with a preset's changes applied (see train_presets()).
   static TrainConfig preset_config(const std::string& name);
-  // Overrides the fields present in a JSON object (unknown keys are an error).
+  // Overrides the fields present in a JSON object (unknown keys are an
+  // error); a "preset" key resets to that preset first.
   void apply_json(const std::string& json_text, const std::string& origin);
   std::string to_json() const;  // every field, pretty-printed
   static TrainConfig from_json(const std::string& json_text, const std::string& origin);
-  void validate() const;
+  void validate() const;  // limits of every field and the U-Net's checks
 };
 
-const char* data_kind_name(DataKind k);
-diffusion::LossWeighting parse_weighting(const std::string& s);
-const char* weighting_name(diffusion::LossWeighting w);
-DataKind parse_data_kind(const std::string& s);
-diffusion::Prediction parse_prediction(const std::string& s);
-diffusion::BetaSchedule parse_schedule(const std::string& s);
-const char* schedule_name(diffusion::BetaSchedule s);
+// A preset: a name, what it is for, and its changes from the defaults as JSON.
+struct TrainPreset {
+  const char* name;
+  const char* summary;
+  const char* changes;
+};
+const std::vector<TrainPreset>& train_presets();
+
+// The markdown of docs/CLI.md's preset and settings tables (`drift train --config-markdown`).
+std::string config_markdown();
+
+inline const char* data_kind_name(DataKind k) { return config::enum_name(k); }
 
 // The default location of each data set.
 std::string default_data_path(DataKind k);
 // Loads the configured training (or test) data.
 Dataset load_dataset(DataKind kind, const std::string& path, Split split);
 
-// The discrete schedule a run trains with.
-diffusion::DiscreteSchedule make_schedule(const TrainConfig& cfg);
-
-Device parse_device(const std::string& s);
+inline Device parse_device(const std::string& s, const std::string& where = "--device") {
+  return config::parse_enum<Device>(s, where);
+}
 
 }  // namespace drift::cli

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <sstream>
 
 namespace drift::cli {
@@ -18,7 +19,7 @@ SamplerSettings SampleArgs::settings() const {
 }
 
 Device SampleArgs::to_device(LoadedModel& m) const {
-  const Device d = parse_device(device);
+  const Device d = parse_device(device, "--device");
   m.net->to(d);
   return d;
 }
@@ -37,11 +38,11 @@ Tensor SampleArgs::label_tensor(const LoadedModel& m, int64_t n) const {
     std::stringstream ss(labels);
     std::string item;
     while (std::getline(ss, item, ',')) {
-      try {
-        list.push_back(std::stoll(item));
-      } catch (const std::exception&) {
-        throw Error(str("--labels: '", item, "' is not an integer (expected e.g. 3 or 0,1,2)"));
-      }
+      int64_t v = 0;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+      DRIFT_CHECK(ec == std::errc() && end == item.data() + item.size() && !item.empty(), "--labels: '", item,
+                  "' is not an integer (expected e.g. 3 or 0,1,2)");
+      list.push_back(v);
       DRIFT_CHECK(list.back() >= 0 && list.back() < classes, "--labels: label ", list.back(), " outside [0, ",
                   classes, ")");
     }
@@ -63,7 +64,8 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
       ->capture_default_str();
   cmd->add_option("--labels", a.labels, "class labels, e.g. 3 or 0,1,2 (cycled over the batch)");
   cmd->add_option("--seed", a.seed, "noise seed")->capture_default_str();
-  if (with_batch) cmd->add_option("--n", a.n, "number of images")->capture_default_str();
+  if (with_batch)
+    cmd->add_option("--n", a.n, "number of images")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--no-ema", a.no_ema, "use the raw weights instead of their moving average");
 }

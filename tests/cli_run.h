@@ -1,0 +1,61 @@
+#pragma once
+// Running the `drift` program (built next to the tests) from a test, and
+// the tiny image-folder data set the CLI tests train on.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "data/image.h"
+
+namespace drift_test {
+
+namespace fs = std::filesystem;
+
+inline std::string drift_exe() {
+  fs::path self = fs::read_symlink("/proc/self/exe");
+  fs::path exe = self.parent_path().parent_path() / "drift";  // build/tests/x -> build/drift
+  return fs::exists(exe) ? exe.string() : "";
+}
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+inline Result run(const std::string& args) {
+  // One thread: these problems are tiny, and on a busy machine OpenMP
+  // barriers between two threads would cost more than the work.
+  std::string cmd = "OMP_NUM_THREADS=1 " + drift_exe() + " " + args + " 2>&1";
+  Result r{-1, ""};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
+  r.status = ::pclose(p);
+  return r;
+}
+
+inline std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Two classes of 8x8 grey images, dark squares and bright squares, in dir/data/{dark,bright}.
+inline void write_two_class_folder(const fs::path& dir) {
+  fs::create_directories(dir / "data" / "dark");
+  fs::create_directories(dir / "data" / "bright");
+  for (int i = 0; i < 8; ++i) {
+    drift::Image a(8, 8, 1, static_cast<uint8_t>(20 + i)), b(8, 8, 1, static_cast<uint8_t>(220 - i));
+    drift::write_png((dir / "data" / "dark" / (std::to_string(i) + ".png")).string(), a);
+    drift::write_png((dir / "data" / "bright" / (std::to_string(i) + ".png")).string(), b);
+  }
+}
+
+}  // namespace drift_test
