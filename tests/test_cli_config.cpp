@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli_run.h"
+#include "data/image.h"
 #include "nn/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -137,6 +138,19 @@ TEST_F(CliConfig, FailedResumeLeavesTheRunFolderAsItWas) {
   Result lr = run("train --out " + (dir / "run").string() + " --resume --lr 0.1 --quiet");
   EXPECT_NE(lr.status, 0);
   expect_has(lr.output, {"--lr", "cannot change"});
+}
+
+TEST_F(CliConfig, ResumeOnDataThatNoLongerFitsTheModelIsRefused) {
+  ASSERT_EQ(run(train_args("run", 1)).status, 0);
+  const std::string config_before = read_all((dir / "run/config.json").string());
+  // The data set's images become 16x16; the checkpoint's U-Net was built for 8x8.
+  for (const char* cls : {"dark", "bright"})
+    for (int i = 0; i < 8; ++i)
+      write_png((dir / "data" / cls / (std::to_string(i) + ".png")).string(), Image(16, 16, 1, 100));
+  Result r = run("train --out " + (dir / "run").string() + " --resume --steps 3 --quiet");
+  EXPECT_NE(r.status, 0) << r.output;
+  expect_has(r.output, {"--resume", "16x16", "8x8", "unet.image_size"});
+  EXPECT_EQ(read_all((dir / "run/config.json").string()), config_before);
 }
 
 TEST_F(CliConfig, SampleCountsAndLabelsAreParsedStrictly) {

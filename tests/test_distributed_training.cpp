@@ -40,7 +40,7 @@ diffusion::TrainerConfig trainer_config() {
   tc.grad_clip = 0.5;  // clips: the norm must be the global one
   tc.ema_decay = 0.9;
   tc.label_dropout = 0.25;
-  tc.weighting = diffusion::LossWeighting::MinSNR;
+  tc.loss_weighting = diffusion::LossWeighting::MinSNR;
   tc.seed = 5;
   return tc;
 }
