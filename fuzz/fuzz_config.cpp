@@ -1,9 +1,11 @@
 // Fuzzes the JSON configuration parsers: a `drift train --config` file
-// (TrainConfig::from_json + validate, tools/run_config.cpp) and the U-Net
-// configuration a checkpoint carries (UNetConfig::from_json). Property: a
+// (TrainConfig::from_json + validate, tools/run_config.cpp), the model
+// configuration a checkpoint carries (diffusion::ModelConfig::from_json, read
+// by load_model) and the U-Net's own (nn::UNetConfig::from_json). Property: a
 // configuration that parses and validates survives to_json -> from_json.
 #include <string>
 
+#include "diffusion/model_config.h"
 #include "fuzz/fuzz_common.h"
 #include "tools/run_config.h"
 
@@ -19,7 +21,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const Error&) {
   }
   try {
+    diffusion::ModelConfig m = diffusion::ModelConfig::from_json(text, "fuzz.json", /*ignore_unknown=*/true);
+    m.validate();
+    const std::string saved = m.to_json();
+    FUZZ_CHECK(diffusion::ModelConfig::from_json(saved, "saved.json").to_json() == saved);
+  } catch (const Error&) {
+  }
+  try {
     nn::UNetConfig u = nn::UNetConfig::from_json(text);
+    u.validate();
     FUZZ_CHECK(nn::UNetConfig::from_json(u.to_json()).to_json() == u.to_json());
   } catch (const Error&) {
   }
