@@ -1,6 +1,7 @@
 #pragma once
 // Running the `drift` program (built next to the tests) from a test, and
 // the tiny image-folder data set the CLI tests train on.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -57,5 +58,23 @@ inline void write_two_class_folder(const fs::path& dir) {
     drift::write_png((dir / "data" / "bright" / (std::to_string(i) + ".png")).string(), b);
   }
 }
+
+// A test with its own temporary folder `dir` holding the two-class data set
+// (dir/data); skips when the drift program is not built next to the tests.
+class CliFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (drift_exe().empty()) GTEST_SKIP() << "the drift program is not built next to the tests";
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir = fs::temp_directory_path() /
+          (std::string("drift_") + info->test_suite_name() + "_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir);
+    write_two_class_folder(dir);
+  }
+  void TearDown() override {
+    if (!dir.empty()) fs::remove_all(dir);
+  }
+  fs::path dir;
+};
 
 }  // namespace drift_test

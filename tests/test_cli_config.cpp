@@ -13,29 +13,17 @@
 #include "cli_run.h"
 #include "data/image.h"
 #include "nn/safetensors.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace drift;
 using namespace drift_test;
+using drift::test::expect_contains;
 
 namespace {
 
-void expect_has(const std::string& msg, const std::vector<std::string>& pieces) {
-  for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-}
-
-class CliConfig : public ::testing::Test {
+class CliConfig : public CliFolderTest {
  protected:
-  void SetUp() override {
-    if (drift_exe().empty()) GTEST_SKIP() << "the drift program is not built next to the tests";
-    dir = fs::temp_directory_path() / ("drift_cli_config_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    write_two_class_folder(dir);
-  }
-  void TearDown() override {
-    if (!dir.empty()) fs::remove_all(dir);
-  }
   std::string train_args(const std::string& out, int steps) const {
     return "train --preset tiny --data folder --data-path " + (dir / "data").string() + " --out " +
            (dir / out).string() + " --steps " + std::to_string(steps) +
@@ -50,7 +38,6 @@ class CliConfig : public ::testing::Test {
     EXPECT_FALSE(fs::exists(dir / "bad")) << "a refused config must not create the run folder";
     return r.output;
   }
-  fs::path dir;
 };
 
 }  // namespace
@@ -67,7 +54,7 @@ TEST(CliConfigDocs, TheTableInDocsIsTheProgramsOwn) {
   EXPECT_EQ(docs.substr(a + begin.size(), b - a - begin.size()), r.output)
       << "docs/CLI.md is out of date: paste the output of `drift train --config-markdown` between the markers";
   // Every preset and field is there, including the ones that had no flag before.
-  expect_has(r.output, {"`tiny`", "`cifar10`", "`--warmup-steps`", "`--random-flip`", "`--min-snr-gamma`",
+  expect_contains(r.output, {"`tiny`", "`cifar10`", "`--warmup-steps`", "`--random-flip`", "`--min-snr-gamma`",
                         "`--sample-steps`", "`--unet.base-channels`", "`constant`, `linear`, `cosine`"});
 }
 
@@ -75,25 +62,25 @@ TEST(CliConfigDocs, HelpShowsEveryFlagWithItsDefault) {
   if (drift_exe().empty()) GTEST_SKIP() << "the drift program is not built next to the tests";
   Result r = run("train --help");
   ASSERT_EQ(r.status, 0) << r.output;
-  expect_has(r.output, {"--warmup-steps INT=500", "--random-flip=false", "--min-snr-gamma FLOAT=5",
+  expect_contains(r.output, {"--warmup-steps INT=500", "--random-flip=false", "--min-snr-gamma FLOAT=5",
                         "--sample-steps INT=50", "--lr-decay constant|linear|cosine=constant",
                         "--unet.channel-mult INT,...=1,2,2"});
 }
 
 TEST_F(CliConfig, BadConfigValuesNameTheFileAndKey) {
-  expect_has(bad_config(R"({"batch_size": 1.5})"), {"bad.json", "'batch_size'", "expected an integer", "1.5"});
-  expect_has(bad_config(R"({"seed": -1})"), {"bad.json", "'seed'", "non-negative integer"});
-  expect_has(bad_config(R"({"steps": 1e30})"), {"bad.json", "'steps'", "1e+30"});
-  expect_has(bad_config(R"({"lr_decay": "cosin"})"), {"bad.json", "'lr_decay'", "'cosin'", "cosine"});
-  expect_has(bad_config(R"({"warmup": 10})"), {"bad.json", "unknown key 'warmup'", "warmup_steps"});
+  expect_contains(bad_config(R"({"batch_size": 1.5})"), {"bad.json", "'batch_size'", "expected an integer", "1.5"});
+  expect_contains(bad_config(R"({"seed": -1})"), {"bad.json", "'seed'", "non-negative integer"});
+  expect_contains(bad_config(R"({"steps": 1e30})"), {"bad.json", "'steps'", "1e+30"});
+  expect_contains(bad_config(R"({"lr_decay": "cosin"})"), {"bad.json", "'lr_decay'", "'cosin'", "cosine"});
+  expect_contains(bad_config(R"({"warmup": 10})"), {"bad.json", "unknown key 'warmup'", "warmup_steps"});
   std::string mults = "[1";
   for (int i = 0; i < 64; ++i) mults += ",1";
-  expect_has(bad_config(R"({"unet": {"channel_mult": )" + mults + "]}}"), {"bad.json", "'unet.channel_mult'", "65"});
-  expect_has(bad_config(R"({"unet": {"base_channels": 4611686018427387904}})"),
+  expect_contains(bad_config(R"({"unet": {"channel_mult": )" + mults + "]}}"), {"bad.json", "'unet.channel_mult'", "65"});
+  expect_contains(bad_config(R"({"unet": {"base_channels": 4611686018427387904}})"),
              {"bad.json", "'unet.base_channels'", "in [1, 4096]"});
-  expect_has(bad_config(R"({"unet": )" + std::string(5000, '[') + std::string(5000, ']') + "}"),
+  expect_contains(bad_config(R"({"unet": )" + std::string(5000, '[') + std::string(5000, ']') + "}"),
              {"bad.json", "deeper than"});
-  expect_has(bad_config(R"({"preset": "huge"})"), {"unknown preset 'huge'", "tiny"});
+  expect_contains(bad_config(R"({"preset": "huge"})"), {"unknown preset 'huge'", "tiny"});
 }
 
 TEST_F(CliConfig, FlagValuesAreParsedStrictly) {
@@ -106,7 +93,7 @@ TEST_F(CliConfig, FlagValuesAreParsedStrictly) {
            {"--random-flip=maybe", "", "true or false"}}) {
     Result r = run(train_args("f", 1) + " " + flag + (value.empty() ? "" : " " + value));
     EXPECT_NE(r.status, 0) << flag << " " << value;
-    expect_has(r.output, {flag.substr(0, flag.find('=')), piece});
+    expect_contains(r.output, {flag.substr(0, flag.find('=')), piece});
   }
   EXPECT_FALSE(fs::exists(dir / "f"));
 }
@@ -116,7 +103,7 @@ TEST_F(CliConfig, FlagsReachTheConfigUnderTheirKeys) {
                  "--lr-decay linear --unet.base-channels 8 --unet.channel-mult 1,1");
   ASSERT_EQ(r.status, 0) << r.output;
   const std::string saved = read_all((dir / "ok/config.json").string());
-  expect_has(saved, {"\"warmup_steps\": 7", "\"random_flip\": true", "\"min_snr_gamma\": 2.5",
+  expect_contains(saved, {"\"warmup_steps\": 7", "\"random_flip\": true", "\"min_snr_gamma\": 2.5",
                      "\"sample_steps\": 3", "\"lr_decay\": \"linear\"", "\"base_channels\": 8"});
 }
 
@@ -131,13 +118,13 @@ TEST_F(CliConfig, FailedResumeLeavesTheRunFolderAsItWas) {
   nn::save_safetensors(ckpt.string(), {}, c.metadata);
   Result r = run("train --out " + (dir / "run").string() + " --resume --steps 5 --quiet");
   EXPECT_NE(r.status, 0) << r.output;
-  expect_has(r.output, {"checkpoint.safetensors"});
+  expect_contains(r.output, {"checkpoint.safetensors"});
   EXPECT_EQ(read_all((dir / "run/config.json").string()), config_before);
 
   // Only the run's length and bookkeeping may change on resume.
   Result lr = run("train --out " + (dir / "run").string() + " --resume --lr 0.1 --quiet");
   EXPECT_NE(lr.status, 0);
-  expect_has(lr.output, {"--lr", "cannot change"});
+  expect_contains(lr.output, {"--lr", "cannot change"});
 }
 
 TEST_F(CliConfig, ResumeOnDataThatNoLongerFitsTheModelIsRefused) {
@@ -149,7 +136,7 @@ TEST_F(CliConfig, ResumeOnDataThatNoLongerFitsTheModelIsRefused) {
       write_png((dir / "data" / cls / (std::to_string(i) + ".png")).string(), Image(16, 16, 1, 100));
   Result r = run("train --out " + (dir / "run").string() + " --resume --steps 3 --quiet");
   EXPECT_NE(r.status, 0) << r.output;
-  expect_has(r.output, {"--resume", "16x16", "8x8", "unet.image_size"});
+  expect_contains(r.output, {"--resume", "16x16", "8x8", "unet.image_size"});
   EXPECT_EQ(read_all((dir / "run/config.json").string()), config_before);
 }
 
@@ -157,15 +144,17 @@ TEST_F(CliConfig, SampleCountsAndLabelsAreParsedStrictly) {
   ASSERT_EQ(run(train_args("cond", 1) + " --class-conditional").status, 0);
   const std::string ckpt = (dir / "cond/checkpoint.safetensors").string();
   const std::string out = " -o " + (dir / "s.png").string();
-  Result n = run("sample -c " + ckpt + " --n -1 --steps 1" + out);
-  EXPECT_NE(n.status, 0);
-  expect_has(n.output, {"--n"});
+  for (const char* bad : {"--n -1", "--n 1.5", "--seed -1", "--steps 0", "--eta -1", "--frames 0"}) {
+    Result r = run("sample -c " + ckpt + " --n 2 --steps 1 " + bad + out);
+    EXPECT_NE(r.status, 0) << bad;
+    expect_contains(r.output, {std::string(bad).substr(0, std::string(bad).find(' '))});
+  }
   Result labels = run("sample -c " + ckpt + " --n 2 --steps 1 --labels 3abc" + out);
   EXPECT_NE(labels.status, 0);
-  expect_has(labels.output, {"--labels", "'3abc'"});
+  expect_contains(labels.output, {"--labels", "'3abc'"});
   Result range = run("sample -c " + ckpt + " --n 2 --steps 1 --labels 0,2" + out);
   EXPECT_NE(range.status, 0);
-  expect_has(range.output, {"--labels", "label 2"});
+  expect_contains(range.output, {"--labels", "label 2"});
   EXPECT_FALSE(fs::exists(dir / "s.png"));
   Result ok = run("sample -c " + ckpt + " --n 2 --steps 1 --labels 1,0" + out);
   EXPECT_EQ(ok.status, 0) << ok.output;

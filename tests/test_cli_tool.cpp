@@ -19,24 +19,13 @@ using namespace drift_test;
 namespace {
 
 // Two classes of 8x8 grey images: dark squares and bright squares.
-class CliTool : public ::testing::Test {
+class CliTool : public CliFolderTest {
  protected:
-  void SetUp() override {
-    if (drift_exe().empty()) GTEST_SKIP() << "the drift program is not built next to the tests";
-    dir = fs::temp_directory_path() / ("drift_cli_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    write_two_class_folder(dir);
-  }
-  void TearDown() override {
-    if (!dir.empty()) fs::remove_all(dir);
-  }
   std::string train_args(const std::string& out, int steps) const {
     return "train --preset tiny --data folder --data-path " + (dir / "data").string() + " --out " +
            (dir / out).string() + " --steps " + std::to_string(steps) +
            " --batch-size 4 --sample-every 2 --sample-count 4 --checkpoint-every 2 --log-every 1 --quiet";
   }
-  fs::path dir;
 };
 
 }  // namespace

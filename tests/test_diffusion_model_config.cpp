@@ -12,27 +12,15 @@
 #include "diffusion/model_config.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 
 namespace {
 
 std::string temp_path(const std::string& name) {
   return "/tmp/drift_model_config_" + std::to_string(::getpid()) + "_" + name + ".safetensors";
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-void expect_has(const std::string& msg, const std::vector<std::string>& pieces) {
-  for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 diffusion::ModelConfig tiny_model() {
@@ -63,7 +51,7 @@ TEST(ModelConfig, JsonRoundTripAndTrainingKeysIgnoredWhenAsked) {
   EXPECT_EQ(d.to_json(), c.to_json());
   EXPECT_NE(c.to_json().find("\"prediction\": \"v\""), std::string::npos) << c.to_json();
   EXPECT_NE(c.to_json().find("\"unet\": {"), std::string::npos) << c.to_json();
-  expect_has(error_of([] { diffusion::ModelConfig::from_json(R"({"lr": 1})", "config 'a.json'"); }),
+  expect_error([] { diffusion::ModelConfig::from_json(R"({"lr": 1})", "config 'a.json'"); },
              {"a.json", "unknown key 'lr'"});
   d = diffusion::ModelConfig::from_json(R"({"lr": 1, "timesteps": 20})", "x", /*ignore_unknown=*/true);
   EXPECT_EQ(d.timesteps, 20);
@@ -98,11 +86,11 @@ TEST(LoadModel, ConfigLimitsAreCheckedBeforeTheUNetIsBuilt) {
   nn::UNet net(nn::UNetConfig::tiny());
   // base_channels 2^62 would overflow (and ask for far more memory than exists).
   write_checkpoint(path, net, R"({"unet": {"base_channels": 4611686018427387904}})");
-  expect_has(error_of([&] { diffusion::load_model(path); }), {path, "'unet.base_channels'", "in [1, 4096]"});
+  expect_error([&] { diffusion::load_model(path); }, {path, "'unet.base_channels'", "in [1, 4096]"});
   write_checkpoint(path, net, R"({"timesteps": 1.5})");
-  expect_has(error_of([&] { diffusion::load_model(path); }), {path, "'timesteps'", "expected an integer"});
+  expect_error([&] { diffusion::load_model(path); }, {path, "'timesteps'", "expected an integer"});
   write_checkpoint(path, net, R"({"unet": {"image_size": 10, "channel_mult": [1, 2, 2]}})");
-  expect_has(error_of([&] { diffusion::load_model(path); }), {path, "image_size 10", "divisible"});
+  expect_error([&] { diffusion::load_model(path); }, {path, "image_size 10", "divisible"});
   std::remove(path.c_str());
 }
 
@@ -114,7 +102,7 @@ TEST(LoadModel, WeightsThatDoNotFitTheConfigAreAClearError) {
   // level, so the weights no longer fit the U-Net the config describes.
   c.unet.image_size = 16;
   write_checkpoint(path, net, c.to_json());
-  expect_has(error_of([&] { diffusion::load_model(path); }),
+  expect_error([&] { diffusion::load_model(path); },
              {path, "do not fit the U-Net that its config describes", "\"image_size\":16"});
   std::remove(path.c_str());
 }
@@ -123,12 +111,12 @@ TEST(LoadModel, MetadataErrorsNameTheFile) {
   const std::string path = temp_path("meta");
   nn::UNet net(nn::UNetConfig::tiny());
   nn::save_safetensors(path, {}, {});
-  expect_has(error_of([&] { diffusion::load_model(path); }), {path, "no 'config' metadata"});
+  expect_error([&] { diffusion::load_model(path); }, {path, "no 'config' metadata"});
   nn::NamedTensors w;
   for (auto& [n, t] : net.state_dict()) w.emplace_back("model." + n, t);
   nn::save_safetensors(path, w, {{"config", tiny_model().to_json()}, {"step", "12x"}});
-  expect_has(error_of([&] { diffusion::load_model(path); }), {path, "'step'", "12x"});
+  expect_error([&] { diffusion::load_model(path); }, {path, "'step'", "12x"});
   nn::save_safetensors(path, w, {{"config", std::string(1000, '[') + std::string(1000, ']')}});
-  expect_has(error_of([&] { diffusion::load_model(path); }), {path, "deeper than"});
+  expect_error([&] { diffusion::load_model(path); }, {path, "deeper than"});
   std::remove(path.c_str());
 }

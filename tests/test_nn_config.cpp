@@ -9,8 +9,10 @@
 #include "nn/config.h"
 #include "nn/json_bounded.h"
 #include "nn/unet.h"
+#include "tests/test_util.h"
 
 using namespace drift;
+using drift::test::expect_error;
 
 namespace {
 
@@ -44,24 +46,10 @@ struct Demo {
   DRIFT_CONFIG_FIELDS(DEMO_FIELDS)
 };
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 Demo from_json(const std::string& text) {
   Demo d;
   config::apply_json(d, nn::parse_json_bounded<config::Json>(text, "config 'demo.json'"), {"config 'demo.json'"});
   return d;
-}
-
-void expect_has(const std::string& msg, const std::vector<std::string>& pieces) {
-  for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
 }
 
 }  // namespace
@@ -88,23 +76,23 @@ TEST(ConfigTable, DefaultsRoundTripAndFlatFields) {
 }
 
 TEST(ConfigTable, JsonValuesAreCheckedNamingFileAndKey) {
-  expect_has(error_of([] { from_json(R"({"batch_size": 1.5})"); }),
+  expect_error([] { from_json(R"({"batch_size": 1.5})"); },
              {"demo.json", "'batch_size'", "expected an integer", "1.5"});
-  expect_has(error_of([] { from_json(R"({"seed": -1})"); }), {"demo.json", "'seed'", "non-negative integer", "-1"});
-  expect_has(error_of([] { from_json(R"({"steps": 1e30})"); }), {"demo.json", "'steps'", "in [1, 1e+12]", "1e+30"});
-  expect_has(error_of([] { from_json(R"({"batch_size": 0})"); }), {"'batch_size'", "in [1, 1024]", "got 0"});
-  expect_has(error_of([] { from_json(R"({"batch_size": "8"})"); }), {"'batch_size'", "expected an integer", "'8'"});
-  expect_has(error_of([] { from_json(R"({"batch_size": true})"); }), {"'batch_size'", "got true"});
-  expect_has(error_of([] { from_json(R"({"rate": 2})"); }), {"'rate'", "in [0, 1]", "got 2"});
-  expect_has(error_of([] { from_json(R"({"flip": 1})"); }), {"'flip'", "true or false"});
-  expect_has(error_of([] { from_json(R"({"mult": [1, 2, 3, 4]})"); }), {"'mult'", "at most 3 items", "got 4"});
-  expect_has(error_of([] { from_json(R"({"mult": [1, 9]})"); }), {"'mult' item 1", "in [1, 8]", "got 9"});
-  expect_has(error_of([] { from_json(R"({"color": "blue"})"); }), {"'color'", "'blue'", "red or green"});
-  expect_has(error_of([] { from_json(R"({"inner": 3})"); }), {"'inner'", "expected an object"});
-  expect_has(error_of([] { from_json(R"({"inner": {"width": 100}})"); }), {"'inner.width'", "in [1, 64]"});
-  expect_has(error_of([] { from_json(R"({"inner": {"height": 1}})"); }), {"demo.json", "unknown key 'inner.height'"});
-  expect_has(error_of([] { from_json(R"({"batchsize": 1})"); }), {"demo.json", "unknown key 'batchsize'", "batch_size"});
-  expect_has(error_of([] { from_json("[1]"); }), {"demo.json", "expected a JSON object"});
+  expect_error([] { from_json(R"({"seed": -1})"); }, {"demo.json", "'seed'", "non-negative integer", "-1"});
+  expect_error([] { from_json(R"({"steps": 1e30})"); }, {"demo.json", "'steps'", "in [1, 1e+12]", "1e+30"});
+  expect_error([] { from_json(R"({"batch_size": 0})"); }, {"'batch_size'", "in [1, 1024]", "got 0"});
+  expect_error([] { from_json(R"({"batch_size": "8"})"); }, {"'batch_size'", "expected an integer", "'8'"});
+  expect_error([] { from_json(R"({"batch_size": true})"); }, {"'batch_size'", "got true"});
+  expect_error([] { from_json(R"({"rate": 2})"); }, {"'rate'", "in [0, 1]", "got 2"});
+  expect_error([] { from_json(R"({"flip": 1})"); }, {"'flip'", "true or false"});
+  expect_error([] { from_json(R"({"mult": [1, 2, 3, 4]})"); }, {"'mult'", "at most 3 items", "got 4"});
+  expect_error([] { from_json(R"({"mult": [1, 9]})"); }, {"'mult' item 1", "in [1, 8]", "got 9"});
+  expect_error([] { from_json(R"({"color": "blue"})"); }, {"'color'", "'blue'", "red or green"});
+  expect_error([] { from_json(R"({"inner": 3})"); }, {"'inner'", "expected an object"});
+  expect_error([] { from_json(R"({"inner": {"width": 100}})"); }, {"'inner.width'", "in [1, 64]"});
+  expect_error([] { from_json(R"({"inner": {"height": 1}})"); }, {"demo.json", "unknown key 'inner.height'"});
+  expect_error([] { from_json(R"({"batchsize": 1})"); }, {"demo.json", "unknown key 'batchsize'", "batch_size"});
+  expect_error([] { from_json("[1]"); }, {"demo.json", "expected a JSON object"});
   // A value that fails leaves the earlier ones applied but nothing half-written.
   Demo d;
   EXPECT_THROW(config::apply_json(d, config::Json::parse(R"({"mult": [1, 99]})"), {"x"}), Error);
@@ -121,10 +109,10 @@ TEST(ConfigTable, UnknownKeysCanBeSkippedForPartialReaders) {
 
 TEST(ConfigTable, DeepNestingIsRefusedWhileParsing) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-  expect_has(error_of([&] { nn::parse_json_bounded<config::Json>(deep, "config 'deep.json'"); }),
+  expect_error([&] { nn::parse_json_bounded<config::Json>(deep, "config 'deep.json'"); },
              {"deep.json", "deeper than"});
   const std::string nested_obj = R"({"inner": )" + std::string(200, '[') + std::string(200, ']') + "}";
-  expect_has(error_of([&] { from_json(nested_obj); }), {"demo.json", "deeper than"});
+  expect_error([&] { from_json(nested_obj); }, {"demo.json", "deeper than"});
 }
 
 TEST(ConfigTable, CommandLineTextIsParsedStrictly) {
@@ -144,16 +132,16 @@ TEST(ConfigTable, CommandLineTextIsParsedStrictly) {
   EXPECT_TRUE(config::set_from_text(d, "flip", "true", "--flip"));
   EXPECT_TRUE(d.flip);
   EXPECT_FALSE(config::set_from_text(d, "nothing", "1", "--nothing"));
-  expect_has(error_of([&] { config::set_from_text(d, "batch_size", "3abc", "--batch-size"); }),
+  expect_error([&] { config::set_from_text(d, "batch_size", "3abc", "--batch-size"); },
              {"--batch-size", "expected an integer", "'3abc'"});
-  expect_has(error_of([&] { config::set_from_text(d, "batch_size", "1.5", "--batch-size"); }),
+  expect_error([&] { config::set_from_text(d, "batch_size", "1.5", "--batch-size"); },
              {"--batch-size", "1.5"});
-  expect_has(error_of([&] { config::set_from_text(d, "seed", "-1", "--seed"); }), {"--seed", "non-negative"});
-  expect_has(error_of([&] { config::set_from_text(d, "steps", "1e30", "--steps"); }), {"--steps", "1e+30"});
-  expect_has(error_of([&] { config::set_from_text(d, "mult", "1,x", "--mult"); }), {"--mult item 1", "'x'"});
-  expect_has(error_of([&] { config::set_from_text(d, "mult", "1,", "--mult"); }), {"--mult item 1"});
-  expect_has(error_of([&] { config::set_from_text(d, "flip", "maybe", "--flip"); }), {"--flip", "'maybe'"});
-  expect_has(error_of([&] { config::set_from_text(d, "color", "blue", "--color"); }), {"--color", "'blue'"});
+  expect_error([&] { config::set_from_text(d, "seed", "-1", "--seed"); }, {"--seed", "non-negative"});
+  expect_error([&] { config::set_from_text(d, "steps", "1e30", "--steps"); }, {"--steps", "1e+30"});
+  expect_error([&] { config::set_from_text(d, "mult", "1,x", "--mult"); }, {"--mult item 1", "'x'"});
+  expect_error([&] { config::set_from_text(d, "mult", "1,", "--mult"); }, {"--mult item 1"});
+  expect_error([&] { config::set_from_text(d, "flip", "maybe", "--flip"); }, {"--flip", "'maybe'"});
+  expect_error([&] { config::set_from_text(d, "color", "blue", "--color"); }, {"--color", "'blue'"});
   EXPECT_EQ(d.batch_size, 12);  // the failed ones changed nothing
   EXPECT_EQ(config::flag_name("inner.base_channels"), "--inner.base-channels");
 }
@@ -161,7 +149,7 @@ TEST(ConfigTable, CommandLineTextIsParsedStrictly) {
 TEST(ConfigTable, ValuesSetInCodeAreChecked) {
   Demo d;
   d.inner.width = 0;
-  expect_has(error_of([&] { config::check(d, "Demo"); }), {"Demo", "'inner.width'", "got 0"});
+  expect_error([&] { config::check(d, "Demo"); }, {"Demo", "'inner.width'", "got 0"});
 }
 
 TEST(UNetConfigLimits, CheckedBeforeTheNetworkIsBuilt) {
@@ -169,27 +157,27 @@ TEST(UNetConfigLimits, CheckedBeforeTheNetworkIsBuilt) {
   std::string mults = "[1";
   for (int i = 0; i < 64; ++i) mults += ",1";
   mults += "]";
-  expect_has(error_of([&] { nn::UNetConfig::from_json(R"({"channel_mult": )" + mults + "}"); }),
+  expect_error([&] { nn::UNetConfig::from_json(R"({"channel_mult": )" + mults + "}"); },
              {"'channel_mult'", "at most 8 items", "got 65"});
-  expect_has(error_of([] { nn::UNetConfig::from_json(R"({"base_channels": 4611686018427387904})"); }),
+  expect_error([] { nn::UNetConfig::from_json(R"({"base_channels": 4611686018427387904})"); },
              {"'base_channels'", "in [1, 4096]", "4611686018427387904"});
   nn::UNetConfig c = nn::UNetConfig::tiny();
   c.base_channels = int64_t{1} << 40;  // set in code: the constructor checks before allocating
-  expect_has(error_of([&] { nn::UNet u(c); }), {"'base_channels'", "in [1, 4096]"});
+  expect_error([&] { nn::UNet u(c); }, {"'base_channels'", "in [1, 4096]"});
   c = nn::UNetConfig::tiny();
   c.channel_mult = std::vector<int64_t>(9, 1);
-  expect_has(error_of([&] { nn::UNet u(c); }), {"'channel_mult'", "at most 8"});
+  expect_error([&] { nn::UNet u(c); }, {"'channel_mult'", "at most 8"});
   // Each field within its limits, the whole far too large: refused by its size.
   c = nn::UNetConfig::tiny();
   c.image_size = 64;
   c.base_channels = 4096;
   c.channel_mult = {64, 64};
   c.groups = 1;
-  expect_has(error_of([&] { nn::UNet u(c); }), {"parameters", "limit"});
+  expect_error([&] { nn::UNet u(c); }, {"parameters", "limit"});
   c = nn::UNetConfig::tiny();
   c.image_size = 12;  // 2 levels: divisible by 2, fine; 4 levels: needs 8
   c.channel_mult = {1, 1, 1, 1};
-  expect_has(error_of([&] { nn::UNet u(c); }), {"image_size 12", "divisible"});
+  expect_error([&] { nn::UNet u(c); }, {"image_size 12", "divisible"});
   EXPECT_LT(nn::UNetConfig::mnist().parameter_estimate(), nn::UNetConfig::kMaxParameters);
   EXPECT_GE(nn::UNetConfig::mnist().parameter_estimate(), 1623169.0);  // an upper bound of the real count
   EXPECT_GE(nn::UNetConfig::cifar().parameter_estimate(), 8952067.0);

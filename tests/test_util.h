@@ -10,6 +10,11 @@
 
 namespace drift::test {
 
+// `text` (an error message, a program's output) contains every piece.
+inline void expect_contains(const std::string& text, const std::vector<std::string>& pieces) {
+  for (const std::string& p : pieces) EXPECT_NE(text.find(p), std::string::npos) << "'" << p << "' not in: " << text;
+}
+
 // f() must throw drift::Error whose message contains every piece (a message
 // names the file/key, what was expected and what was found).
 template <class F>
@@ -18,8 +23,7 @@ void expect_error(F f, const std::vector<std::string>& pieces) {
     f();
     ADD_FAILURE() << "expected drift::Error";
   } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const std::string& p : pieces) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    expect_contains(e.what(), pieces);
   }
 }
 

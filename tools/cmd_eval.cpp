@@ -135,8 +135,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--classifier", a->classifier,
                   "evaluation classifier file (default: eval_classifier.safetensors beside the checkpoint)");
   cmd->add_option("--classifier-steps", a->classifier_steps, "training steps when the classifier is trained")
-      ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  cmd->add_option("--batch", a->batch, "images per sampling batch")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--data-path", a->data_path, "where the run's data set is (default: as in the run's config)");
   cmd->callback([a] { run_eval(*a); });
 }

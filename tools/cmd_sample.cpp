@@ -69,9 +69,11 @@ void add_sample_command(CLI::App& app) {
       "  drift sample -c runs/mnist/checkpoint.safetensors --trajectory strip.png --frames 10 --n 8");
   add_sampler_options(cmd, a->s);
   cmd->add_option("--out,-o", a->out, "output PNG grid")->capture_default_str();
-  cmd->add_option("--nrow", a->nrow, "images per grid row (default: square)");
+  cmd->add_option("--nrow", a->nrow, "images per grid row (default: square)")->check(CLI::Range(0, 4096));
   cmd->add_option("--trajectory", a->trajectory, "also write a strip of intermediate samples");
-  cmd->add_option("--frames", a->frames, "frames in the trajectory strip")->capture_default_str();
+  cmd->add_option("--frames", a->frames, "frames in the trajectory strip")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{10000}));
   cmd->callback([a] { run_sample(*a); });
 }
 

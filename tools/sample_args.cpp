@@ -55,17 +55,25 @@ Tensor SampleArgs::label_tensor(const LoadedModel& m, int64_t n) const {
 void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
   cmd->add_option("--checkpoint,-c", a.checkpoint, "checkpoint written by drift train")->required();
   cmd->add_option("--sampler", a.sampler, "ddpm, ddim, dpm (DPM-Solver++ 2M), sde, ode or pc")->capture_default_str();
-  cmd->add_option("--steps", a.steps, "sampler steps (ddpm always uses all T)")->capture_default_str();
-  cmd->add_option("--eta", a.eta, "DDIM noise: 0 deterministic, 1 DDPM-like")->capture_default_str();
+  // Numbers are checked here, so that `--n -1` or `--seed -1` is an error naming the flag.
+  cmd->add_option("--steps", a.steps, "sampler steps (ddpm always uses all T)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cmd->add_option("--eta", a.eta, "DDIM noise: 0 deterministic, 1 DDPM-like")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--spacing", a.spacing, "time grid: leading, linspace, trailing or logsnr")->capture_default_str();
   cmd->add_option("--solver", a.solver, "ODE solver for --sampler ode: euler, heun, rk4 or rk45")
       ->capture_default_str();
   cmd->add_option("--guidance", a.guidance, "classifier-free guidance scale (1: plain conditional)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--labels", a.labels, "class labels, e.g. 3 or 0,1,2 (cycled over the batch)");
-  cmd->add_option("--seed", a.seed, "noise seed")->capture_default_str();
+  cmd->add_option("--seed", a.seed, "noise seed")->capture_default_str()->check(CLI::NonNegativeNumber);
   if (with_batch)
-    cmd->add_option("--n", a.n, "number of images")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+    cmd->add_option("--n", a.n, "number of images")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--no-ema", a.no_ema, "use the raw weights instead of their moving average");
 }
