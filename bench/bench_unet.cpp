@@ -23,6 +23,7 @@
 
 #include "nn/optim.h"
 #include "nn/unet.h"
+#include "tensor/cpu/isa.h"
 #include "tensor/profiler.h"
 
 using namespace drift;
@@ -156,7 +157,8 @@ int main(int argc, char** argv) {
     Tensor t = ops::randint(0, 1000, {batch}, gen, device);
     Tensor eps = ops::randn({batch, c, s, s}, gen, DType::Float32, device);
     const char* omp = std::getenv("OMP_NUM_THREADS");
-    std::printf("drift bench_unet  OMP_NUM_THREADS=%s\n", omp ? omp : "unset");
+    std::printf("drift bench_unet  OMP_NUM_THREADS=%s  cpu_isa=%s\n", omp ? omp : "unset",
+                cpu::isa_name(cpu::active_isa()));
     std::printf("config=%s  params=%lld  batch=%lld  sample_batch=%lld\n", config.c_str(),
                 static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
                 static_cast<long long>(sample_batch));
@@ -220,10 +222,12 @@ int main(int argc, char** argv) {
       std::printf("{\"config\": \"%s\", \"params\": %lld, \"batch\": %lld, \"sample_batch\": %lld, \"steps\": %d, "
                   "\"forward\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, "
                   "\"ddim50\": {\"seconds\": %s, \"cpu_util\": %.2f}, \"peak_rss_infer_mib\": %.1f, "
-                  "\"train\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, \"peak_rss_mib\": %.1f, \"adam_step_ms\": %.2f}\n",
+                  "\"train\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, \"peak_rss_mib\": %.1f, \"adam_step_ms\": %.2f, "
+                  "\"cpu_isa\": \"%s\"}\n",
                   config.c_str(), static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
                   static_cast<long long>(sample_batch), steps, fwd.median_ms, fwd.min_ms, fwd.cpu_util, dd.c_str(),
-                  ddim_util, rss_infer, train.median_ms, train.min_ms, train.cpu_util, rss, adam.median_ms);
+                  ddim_util, rss_infer, train.median_ms, train.min_ms, train.cpu_util, rss, adam.median_ms,
+                  cpu::isa_name(cpu::active_isa()));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_unet: %s\n", e.what());

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "tensor/cpu/isa.h"
+
 namespace drift::profiler {
 
 namespace {
@@ -34,8 +36,9 @@ struct State {
     for (const auto& r : rows) total += r.second.seconds;
     std::ostringstream os;
     char line[512];
-    std::snprintf(line, sizeof line, "\ndrift profile (DRIFT_PROFILE): %.1f ms in kernels\n%10s %12s %7s  %s\n",
-                  total * 1e3, "calls", "total ms", "share", "op");
+    std::snprintf(line, sizeof line,
+                  "\ndrift profile (DRIFT_PROFILE): %.1f ms in kernels, CPU kernels: %s\n%10s %12s %7s  %s\n",
+                  total * 1e3, cpu::isa_name(cpu::active_isa()), "calls", "total ms", "share", "op");
     os << line;
     for (const auto& r : rows) {
       std::snprintf(line, sizeof line, "%10lld %12.2f %6.1f%%  %s\n", static_cast<long long>(r.second.calls),

@@ -27,10 +27,11 @@ struct Result {
   std::string output;
 };
 
-inline Result run(const std::string& args) {
+// `env`: extra VAR=value settings for this run (may be empty).
+inline Result run_env(const std::string& env, const std::string& args) {
   // One thread: these problems are tiny, and on a busy machine OpenMP
   // barriers between two threads would cost more than the work.
-  std::string cmd = "OMP_NUM_THREADS=1 " + drift_exe() + " " + args + " 2>&1";
+  std::string cmd = "OMP_NUM_THREADS=1 " + env + " " + drift_exe() + " " + args + " 2>&1";
   Result r{-1, ""};
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -40,6 +41,7 @@ inline Result run(const std::string& args) {
   r.status = ::pclose(p);
   return r;
 }
+inline Result run(const std::string& args) { return run_env("", args); }
 
 inline std::string read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

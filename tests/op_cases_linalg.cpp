@@ -189,6 +189,10 @@ DRIFT_OP_CASES(conv) {
       {{1, 4, 6, 6}, {2, 4, 1, 1}, 1, 0, true},  {{3, 2, 7, 8}, {3, 2, 3, 2}, 2, 0, true},
       {{2, 8, 16, 16}, {8, 8, 3, 3}, 1, 1, true}, {{1, 1, 5, 5}, {1, 1, 5, 5}, 1, 2, false},
       {{2, 3, 5, 7}, {4, 3, 3, 5}, 2, 1, true},  {{1, 16, 14, 13}, {12, 16, 3, 3}, 1, 1, true},
+      // the float32 paths of tensor/cpu/conv_fast.h: stride-1 outputs wider than
+      // kShiftedMinWo (shifted windows), small images several per GEMM chunk
+      {{2, 3, 13, 17}, {5, 3, 3, 5}, 1, 2, true}, {{3, 4, 28, 28}, {8, 4, 3, 3}, 1, 1, true},
+      {{9, 3, 7, 7}, {4, 3, 3, 3}, 1, 1, false},
   };
   // Odd sizes: non-square kernels and images, strides 1-2, padding 0-2, C = 1
   // and 7, batches that take both the threaded-chunk and the serial paths.

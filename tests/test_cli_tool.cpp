@@ -35,6 +35,12 @@ TEST(CliBasics, VersionAndHelp) {
   Result v = run("--version");
   EXPECT_EQ(v.status, 0);
   EXPECT_NE(v.output.find("drift 0."), std::string::npos) << v.output;
+  EXPECT_NE(v.output.find("CPU kernels: "), std::string::npos) << v.output;
+  Result bad = run_env("DRIFT_CPU_ISA=sse9", "--version");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("DRIFT_CPU_ISA"), std::string::npos) << bad.output;
+  Result generic = run_env("DRIFT_CPU_ISA=generic", "--version");
+  EXPECT_NE(generic.output.find("CPU kernels: generic"), std::string::npos) << generic.output;
   Result h = run("--help");
   for (const char* sub : {"train", "sample", "img2img", "inpaint", "eval"})
     EXPECT_NE(h.output.find(sub), std::string::npos) << "help lacks " << sub;

@@ -7,6 +7,7 @@
 
 #include "tensor/backend.h"
 #include "tensor/profiler.h"
+#include "tensor/cpu/isa.h"
 #include "tensor/ops.h"
 #include "tests/test_util.h"
 
@@ -348,6 +349,7 @@ TEST(TensorBackend, ProfilerTableAddsUpPerOp) {
   profiler::record(OpKind::Conv2d, Device::CPU, args, 0.010);
   const std::string r = profiler::report();
   EXPECT_NE(r.find("15.0 ms in kernels"), std::string::npos) << r;
+  EXPECT_NE(r.find(std::string("CPU kernels: ") + cpu::isa_name(cpu::active_isa())), std::string::npos) << r;
   const size_t conv = r.find("Conv2d"), add = r.find("Add");
   ASSERT_NE(conv, std::string::npos) << r;
   ASSERT_NE(add, std::string::npos) << r;

@@ -13,6 +13,7 @@
 #include "tensor/cpu/blas.h"
 #include "tensor/ops.h"
 #include "tests/test_util.h"
+#include "tests/isa_levels.h"
 
 using namespace drift;
 using drift::test::expect_error;
@@ -100,10 +101,14 @@ TEST(TensorMatmul, TransposedViewsGoToBlasWithoutCopies) {
 
 
 
-// The AVX-512 sgemm behind float32 convolutions (OpenBLAS where not built):
-// all transpose combinations, partial tiles, K over several 256-deep slices,
-// N over several 384-wide blocks, accumulate on and off.
-TEST(TensorMatmul, FastSgemmMatchesNaiveLoop) {
+// cpu::sgemm, drift's GEMM behind float32 matmul and convolutions, at every
+// ISA level this CPU supports (OpenBLAS on the generic level): all transpose
+// combinations, partial tiles (6 x 16 and 8 x 48), K over several 256-deep
+// slices, N over several 384-wide blocks, accumulate on and off, one thread
+// and split over the threads.
+class TensorSgemm : public PerIsaTest {};
+TEST_P(TensorSgemm, MatchesNaiveLoop) {
+  const cpu::CpuIsa isa = GetParam();
   for (auto [M, N, K] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {8, 48, 8}, {13, 100, 300}, {24, 800, 280}, {9, 47, 17}}) {
     for (int t = 0; t < 4; ++t) {
       const bool ta = t & 1, tb = t & 2;
@@ -124,7 +129,10 @@ TEST(TensorMatmul, FastSgemmMatchesNaiveLoop) {
       for (bool accumulate : {false, true}) {
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N; ++j) cs[i * ldc + j] = static_cast<float>(c0[i * N + j]);
-        cpu::fast_sgemm(ta, tb, M, N, K, as.data(), lda, bs.data(), ldb, accumulate, cs.data(), ldc);
+        for (bool parallel : {false, true}) {
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) cs[i * ldc + j] = static_cast<float>(c0[i * N + j]);
+        cpu::sgemm(ta, tb, M, N, K, as.data(), lda, bs.data(), ldb, accumulate, cs.data(), ldc, parallel);
         std::vector<double> got(static_cast<size_t>(M * N)), expect(want);
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N; ++j) {
@@ -132,11 +140,14 @@ TEST(TensorMatmul, FastSgemmMatchesNaiveLoop) {
             if (accumulate) expect[i * N + j] += static_cast<float>(c0[i * N + j]);
           }
         expect_near_all(got, expect, 1e-5 * std::sqrt(double(K)),
-                        str("fast_sgemm ", M, "x", N, "x", K, " trans ", ta, tb, " accumulate ", accumulate));
+                        str(cpu::isa_name(isa), " sgemm ", M, "x", N, "x", K, " trans ", ta, tb, " accumulate ",
+                            accumulate, " parallel ", parallel));
+        }
       }
     }
   }
 }
+DRIFT_INSTANTIATE_PER_ISA(TensorSgemm);
 
 
 TEST(TensorMatmul, EmptyInnerDimGivesZeros) {
@@ -156,9 +167,7 @@ TEST(TensorMatmul, ErrorsNameTheShapes) {
 }
 
 // ------------------------------------------------------------------------ conv2d
-
-
-
+// (values against the naive reference at every ISA level: tests/op_cases_linalg.cpp)
 
 
 TEST(TensorConv2d, ErrorsNameTheShapes) {

@@ -6,13 +6,25 @@
 #include <cstdio>
 
 #include "dist/comm.h"
+#include "tensor/cpu/isa.h"
 #include "tensor/error.h"
 #include "tools/cli.h"
 #include "tools/model_io.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"drift: train diffusion models and sample from them (see docs/CLI.md)", "drift"};
-  app.set_version_flag("--version", std::string("drift ") + drift::cli::kVersion);
+  // The version line names the CPU kernel level (tensor/cpu/isa.h); a bad
+  // DRIFT_CPU_ISA is reported here, before any work starts.
+  std::string version;
+  try {
+    version = std::string("drift ") + drift::cli::kVersion + " (CPU kernels: " +
+              drift::cpu::isa_name(drift::cpu::active_isa()) + ", best on this CPU: " +
+              drift::cpu::isa_name(drift::cpu::detected_isa()) + ")";
+  } catch (const drift::Error& e) {
+    std::fprintf(stderr, "drift: error: %s\n", e.what());
+    return 1;
+  }
+  app.set_version_flag("--version", version);
   app.require_subcommand(1);
   app.fallthrough();
   drift::cli::add_train_command(app);

@@ -28,16 +28,12 @@ inline void gemm<double>(bool trans_a, bool trans_b, int64_t M, int64_t N, int64
               static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
 }
 
-// float32 GEMM with AVX-512 (tensor/cpu/sgemm_avx512.cpp), single-threaded:
+// float32 GEMM for the active ISA level (tensor/cpu/sgemm.cpp):
 //   C[M, N] = op(A) @ op(B)  (+ C when accumulate).
-// fast_sgemm_available() is false when not compiled for AVX-512; fast_sgemm
-// then forwards to OpenBLAS.
-bool fast_sgemm_available();
-void fast_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc);
-// The same split over the OpenMP threads by blocks of 48 columns of C (each
-// thread runs fast_sgemm on its block). Call it outside a parallel region.
-void fast_sgemm_threaded(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                         const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc);
+// avx2 / avx512: drift's GEMM (gemm_kernel.h); generic: OpenBLAS. With
+// `parallel` (and outside a parallel region) the work is split over the
+// threads by blocks of C, never over k: the same bits on any thread count.
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+           int64_t ldb, bool accumulate, float* C, int64_t ldc, bool parallel);
 
 }  // namespace drift::cpu

@@ -2,10 +2,10 @@
 //
 //   out[b] = op(a[b]) @ op(b[b])     a: [B, M, K], b: [B, K, N], out: [B, M, N]
 //
-// float32 on an AVX-512 build goes to drift's own GEMM (sgemm_avx512.h):
-// batch entries split over the threads, or the columns of a single product.
-// OpenBLAS (cblas_sgemm / cblas_dgemm) is the reference path: float64 (the
-// gradient checks) and builds without AVX-512. On the U-Net's attention
+// float32 goes to drift's own GEMM for the active ISA level (cpu::sgemm,
+// tensor/cpu/gemm_kernel.h; OpenBLAS on the portable level): batch entries
+// split over the threads, or the output blocks of a single product.
+// OpenBLAS (cblas_dgemm) is the float64 path (the gradient checks). On the U-Net's attention
 // products ([16, 256, 128] @ [16, 128, 256], 2 threads) OpenBLAS ran at
 // ~126 GFLOP/s alone and ~25 inside the model, the AVX-512 kernel at ~325
 // (bench_ops --benchmark_filter=Matmul; test:
@@ -48,24 +48,24 @@ void matmul_kernel(const KernelArgs& args) {
   const int64_t sa = a.stride(0), sb = b.stride(0);
 
   if constexpr (std::is_same_v<T, float>) {
-    if (fast_sgemm_available()) {
-      if (B >= 2 && omp_get_max_threads() > 1) {
-        // Whole products per thread, single-threaded GEMM each.
+    // cpu::sgemm: drift's GEMM for the active ISA level (OpenBLAS on the
+    // portable level). Batch entries split over the threads, or the output
+    // blocks of a single product: never the sum over k (same bits on any
+    // thread count).
+    if (B >= 2 && omp_get_max_threads() > 1) {
 #pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < B; ++i)
-          fast_sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
-      } else {
-        // One product (or one thread): its columns split over the threads when
-        // there are at least two 48-column strips and ~1 MFLOP of work.
-        const bool split = omp_get_max_threads() > 1 && N >= 96 && 2.0 * double(M) * double(N) * double(K) > 1e6;
-        auto* gemm_fn = split ? fast_sgemm_threaded : fast_sgemm;
-        for (int64_t i = 0; i < B; ++i)
-          gemm_fn(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N);
-      }
-      return;
+      for (int64_t i = 0; i < B; ++i)
+        sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N, false);
+    } else {
+      // Threads only with ~1 MFLOP of work.
+      const bool split = omp_get_max_threads() > 1 && 2.0 * double(M) * double(N) * double(K) > 1e6;
+      for (int64_t i = 0; i < B; ++i)
+        sgemm(la.trans, lb.trans, M, N, K, pa + i * sa, la.ld, pb + i * sb, lb.ld, false, c + i * M * N, N, split);
     }
+    return;
   }
 
+  // float64 (the gradient checks' reference): OpenBLAS.
   // One call per batch entry. Small matrices: run the batch entries in
   // parallel, each with single-threaded BLAS (OpenBLAS's OpenMP build runs
   // single-threaded inside a parallel region). Large ones: let BLAS thread.

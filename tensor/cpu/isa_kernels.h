@@ -1,0 +1,23 @@
+#pragma once
+// Entry points of the ISA-specific float32 kernels (tensor/cpu/avx2/*.cpp,
+// tensor/cpu/avx512/*.cpp), declared once per level. Plain declarations: the
+// portable code includes this and calls them only when active_isa() allows
+// (see tensor/cpu/isa.h); non-x86 builds neither compile nor call them.
+#include <cstdint>
+
+#include "tensor/cpu/conv_common.h"
+#include "tensor/cpu/isa.h"
+
+#define DRIFT_DECLARE_ISA_KERNELS(ns)                                                                         \
+  namespace drift::cpu::ns {                                                                                  \
+  /* C[M, N] = op(A) @ op(B) (+ C when accumulate); split over output blocks when parallel (gemm_kernel.h) */ \
+  void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,       \
+             const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc, bool parallel);           \
+  /* float32 convolutions (conv_fast.h); shapes as in conv_common.h */                                       \
+  void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);       \
+  void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g);                 \
+  void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvGeom& g);                \
+  }
+
+DRIFT_DECLARE_ISA_KERNELS(avx2)
+DRIFT_DECLARE_ISA_KERNELS(avx512)
