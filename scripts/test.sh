@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs every test, then
 # rebuilds the CPU layers under AddressSanitizer + UndefinedBehaviorSanitizer
-# and runs the suite again there (the sanitizer build leaves out CUDA).
+# and runs the suite again there (the sanitizer build leaves out CUDA), then
+# fuzzes every file parser for a bounded time (scripts/fuzz.sh, docs/FUZZING.md;
+# DRIFT_SKIP_FUZZ=1 leaves that out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,4 +21,9 @@ if [[ "${DRIFT_SKIP_SANITIZE:-0}" != "1" ]]; then
   echo "== tests (ASan + UBSan) =="
   # Long end-to-end tests are excluded here (label 'slow'); they ran above.
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j1 --timeout 900 -LE slow)
+fi
+
+if [[ "${DRIFT_SKIP_FUZZ:-0}" != "1" ]]; then
+  echo "== fuzz (libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:-45} s per parser) =="
+  FUZZ_SECONDS=${FUZZ_SECONDS:-45} scripts/fuzz.sh
 fi
