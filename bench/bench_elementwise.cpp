@@ -2,8 +2,17 @@
 // sizes. Bytes processed = bytes read + bytes written, so items/s and bytes/s
 // can be compared with the machine's memory bandwidth.
 //   build-X/bench/bench_elementwise [--benchmark_filter=Silu]
+// BM_VecMath/<fn>/<level> runs one level's float32 transcendental kernel
+// (tensor/cpu/vecmath.h) directly on 64K floats (in L2), single-threaded, so
+// the levels compare in one run: generic is the libm-in-double reference.
+//   build-X/bench/bench_elementwise --benchmark_filter=VecMath
 #include <benchmark/benchmark.h>
 
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/isa.h"
+#include "tensor/cpu/vecmath.h"
 #include "tensor/ops.h"
 
 using namespace drift;
@@ -144,6 +153,39 @@ void BM_Randn(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * shape_numel(s));
 }
 BENCHMARK(BM_Randn)->Apply(args);
+
+// One level's kernel on 64K floats in [-8, 8]; bytes = read + written.
+// Args: (VecFn, CpuIsa); kVecFns = silu backward.
+constexpr int kSiluBackward = drift::cpu::kNumVecFns;
+void BM_VecMath(benchmark::State& state) {
+  using namespace drift::cpu;
+  const int f = static_cast<int>(state.range(0));
+  const auto isa = static_cast<CpuIsa>(state.range(1));
+  const VecMath* t = static_cast<int>(isa) <= static_cast<int>(detected_isa()) ? vecmath(isa) : nullptr;
+  if (!t) {
+    state.SkipWithError((std::string("this CPU/build lacks ") + isa_name(isa)).c_str());
+    return;
+  }
+  const int64_t n = 1 << 16;
+  std::vector<float> x(n), g(n, 0.5f), y(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = -8.0f + 16.0f * static_cast<float>(i) / static_cast<float>(n);
+  for (auto _ : state) {
+    if (f == kSiluBackward) t->silu_backward(g.data(), x.data(), y.data(), n);
+    else t->unary[f](x.data(), y.data(), n);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(f == kSiluBackward ? "silu_backward" : vec_fn_name(static_cast<VecFn>(f))) + " " +
+                 isa_name(isa));
+  state.SetBytesProcessed(state.iterations() * n * 4 * (f == kSiluBackward ? 3 : 2));
+  state.SetItemsProcessed(state.iterations() * n);
+}
+void vecmath_args(benchmark::internal::Benchmark* b) {
+  for (int f = 0; f <= kSiluBackward; ++f)
+    for (int isa = 0; isa <= 2; ++isa) b->Args({f, isa});
+  b->Unit(benchmark::kMicrosecond);
+}
+BENCHMARK(BM_VecMath)->Apply(vecmath_args);
 
 // Dispatch overhead: a tiny op.
 void BM_AddTiny(benchmark::State& state) {

@@ -6,7 +6,10 @@
 // (contiguous, scalar-broadcast, strided) are written once below and run in
 // parallel chunks through for_each_strided (tensor/cpu/loops.h).
 // Every op supports float32 and float64; ops whose functor says kInt = true
-// also support int64.
+// also support int64. The float32 transcendentals (exp, log, tanh, sigmoid,
+// silu and its backward, gelu, erf) run through the vector kernels of the
+// active ISA level (tensor/cpu/vecmath.h); their float64 versions use the
+// double reference definitions there.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,63 +17,10 @@
 
 #include "tensor/cpu/kernels.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/vecmath.h"
 
 namespace drift::cpu {
 namespace {
-
-// ---- fast float exp -------------------------------------------------------------
-// exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2],
-// exp(r) by the Cephes degree-6 polynomial (about 1 ulp). Branch-free so that
-// loops calling it vectorize; std::exp on float does not.
-inline float exp_f32(float x) {
-  const float kHi = 88.72283f, kLo = -87.0f;
-  float xc = x > kLo ? (x < kHi ? x : kHi) : kLo;  // NaN -> kLo here (fixed up at the end)
-  // n = round(x log2 e): adding 1.5 * 2^23 rounds to an integer (floor does not vectorize)
-  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693359375f;  // ln 2 split in two parts for an exact n ln 2
-  r = r + n * 2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  // 2^(n-1) from the exponent bits (n - 1 + 127 in [1, 254]), times 2.
-  uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 126) << 23;
-  float scale = __builtin_bit_cast(float, bits);
-  float res = y * scale * 2.0f;
-  res = x > kHi ? std::numeric_limits<float>::infinity() : res;
-  res = x < kLo ? 0.0f : res;
-  return x != x ? x : res;  // NaN in, NaN out
-}
-inline double exp_any(double x) { return std::exp(x); }
-inline float exp_any(float x) { return exp_f32(x); }
-
-// ---- fast float erf -------------------------------------------------------------
-// erf(x) = x P(x^2) / Q(x^2) on [-4, 4] (|erf| rounds to 1 in float outside), the
-// rational approximation used by Eigen and XLA; a few ulp, and vectorizable.
-inline float erf_f32(float x_in) {
-  const float x = std::min(std::max(x_in, -4.0f), 4.0f);
-  const float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  p = p * x;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  float r = p / q;
-  return x_in != x_in ? x_in : r;  // NaN in, NaN out
-}
-inline double erf_any(double x) { return std::erf(x); }
-inline float erf_any(float x) { return erf_f32(x); }
 
 // ---- binary functors ------------------------------------------------------------
 struct AddF { static constexpr bool kInt = true; template <class T> T operator()(T a, T b) const { return a + b; } };
@@ -91,10 +41,7 @@ struct MinimumF {
 // in one pass (autograd's silu backward; the composite formula takes six).
 struct SiluBackwardF {
   static constexpr bool kInt = false;
-  template <class T> T operator()(T g, T x) const {
-    const T s = T(1) / (T(1) + exp_any(-x));
-    return g * s * (T(1) + x * (T(1) - s));
-  }
+  double operator()(double g, double x) const { return silu_backward_ref(g, x); }
 };
 // Comparisons give 1 or 0 in the operands' dtype.
 struct EqF { static constexpr bool kInt = true; template <class T> T operator()(T a, T b) const { return a == b ? T(1) : T(0); } };
@@ -172,8 +119,6 @@ void where_kernel(const KernelArgs& args) {
 }
 
 // ---- unary functors -------------------------------------------------------------
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-
 struct NegF { static constexpr bool kInt = true; template <class T> T operator()(T x) const { return -x; } };
 struct AbsF {
   static constexpr bool kInt = true;
@@ -186,24 +131,18 @@ struct SignF {
   static constexpr bool kInt = true;
   template <class T> T operator()(T x) const { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : x); }  // sign(0)=0, NaN stays
 };
-struct ExpF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return exp_any(x); } };
+struct ExpF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::exp(x); } };
 struct LogF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::log(x); } };
 struct SqrtF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::sqrt(x); } };
 struct RsqrtF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return T(1) / std::sqrt(x); } };
 struct SinF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::sin(x); } };
 struct CosF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::cos(x); } };
 struct TanhF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::tanh(x); } };
-// sigmoid(x) = 1 / (1 + e^-x)
-struct SigmoidF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return T(1) / (T(1) + exp_any(-x)); } };
+struct SigmoidF { static constexpr bool kInt = false; double operator()(double x) const { return sigmoid_ref(x); } };
 struct ReluF { static constexpr bool kInt = true; template <class T> T operator()(T x) const { return x > T(0) ? x : (x != x ? x : T(0)); } };
-// silu(x) = x * sigmoid(x)   (Elfwing et al. 2018; "swish")
-struct SiluF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return x / (T(1) + exp_any(-x)); } };
-// gelu(x) = x * Phi(x) = x/2 (1 + erf(x / sqrt 2))   (Hendrycks & Gimpel 2016, exact form)
-struct GeluF {
-  static constexpr bool kInt = false;
-  template <class T> T operator()(T x) const { return T(0.5) * x * (T(1) + erf_any(x * T(kInvSqrt2))); }
-};
-struct ErfF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return erf_any(x); } };
+struct SiluF { static constexpr bool kInt = false; double operator()(double x) const { return silu_ref(x); } };
+struct GeluF { static constexpr bool kInt = false; double operator()(double x) const { return gelu_ref(x); } };
+struct ErfF { static constexpr bool kInt = false; template <class T> T operator()(T x) const { return std::erf(x); } };
 
 // Scalar-parameter functors, built from UnaryParams for the element type T.
 template <class T> struct AffineF {  // y = a x + b
@@ -252,6 +191,48 @@ void unary_kernel(const KernelArgs& args) {
       }
       break;
   }
+}
+
+// float32 through the active level's vector kernel (tensor/cpu/vecmath.h),
+// other dtypes through the functor. Contiguous runs go straight to the vector
+// kernel; strided runs through a small buffer, so a value's result does not
+// depend on the layout.
+constexpr int64_t kVecBuf = 256;
+template <VecFn F, class Op>
+void vec_unary_kernel(const KernelArgs& args) {
+  if (args.out[0]->dtype() != DType::Float32) return unary_kernel<Op>(args);
+  const VecUnaryFn fn = active_vecmath().unary[static_cast<int>(F)];
+  for_each_strided<2>({args.out[0], args.in[0]}, [fn](char* const* p, const int64_t* s, int64_t n) {
+    if (s[0] == 4 && s[1] == 4) return fn(reinterpret_cast<const float*>(p[1]), reinterpret_cast<float*>(p[0]), n);
+    float buf[kVecBuf];
+    for (int64_t i0 = 0; i0 < n; i0 += kVecBuf) {
+      const int64_t m = std::min(kVecBuf, n - i0);
+      for (int64_t i = 0; i < m; ++i) buf[i] = *reinterpret_cast<const float*>(p[1] + (i0 + i) * s[1]);
+      fn(buf, buf, m);
+      for (int64_t i = 0; i < m; ++i) *reinterpret_cast<float*>(p[0] + (i0 + i) * s[0]) = buf[i];
+    }
+  });
+}
+// dx = silu_backward(g, x), likewise.
+void silu_backward_kernel(const KernelArgs& args) {
+  if (args.out[0]->dtype() != DType::Float32) return binary_kernel<SiluBackwardF>(args);
+  const VecSiluBackwardFn fn = active_vecmath().silu_backward;
+  std::array<const Tensor*, 3> ts{args.out[0], args.in[0], args.in[1]};
+  for_each_strided<3>(ts, [fn](char* const* p, const int64_t* s, int64_t n) {
+    if (s[0] == 4 && s[1] == 4 && s[2] == 4)
+      return fn(reinterpret_cast<const float*>(p[1]), reinterpret_cast<const float*>(p[2]),
+                reinterpret_cast<float*>(p[0]), n);
+    float g[kVecBuf], x[kVecBuf];
+    for (int64_t i0 = 0; i0 < n; i0 += kVecBuf) {
+      const int64_t m = std::min(kVecBuf, n - i0);
+      for (int64_t i = 0; i < m; ++i) {
+        g[i] = *reinterpret_cast<const float*>(p[1] + (i0 + i) * s[1]);
+        x[i] = *reinterpret_cast<const float*>(p[2] + (i0 + i) * s[2]);
+      }
+      fn(g, x, g, m);
+      for (int64_t i = 0; i < m; ++i) *reinterpret_cast<float*>(p[0] + (i0 + i) * s[0]) = g[i];
+    }
+  });
 }
 
 template <class T>
@@ -318,7 +299,7 @@ void register_elementwise_kernels(Backend& b) {
   set(OpKind::Div, binary_kernel<DivF>);
   set(OpKind::Pow, binary_kernel<PowF>);
   set(OpKind::Maximum, binary_kernel<MaximumF>);
-  set(OpKind::SiluBackward, binary_kernel<SiluBackwardF>);
+  set(OpKind::SiluBackward, silu_backward_kernel);
   set(OpKind::Minimum, binary_kernel<MinimumF>);
   set(OpKind::Eq, binary_kernel<EqF>);
   set(OpKind::Ne, binary_kernel<NeF>);
@@ -330,18 +311,18 @@ void register_elementwise_kernels(Backend& b) {
   set(OpKind::Neg, unary_kernel<NegF>);
   set(OpKind::Abs, unary_kernel<AbsF>);
   set(OpKind::Sign, unary_kernel<SignF>);
-  set(OpKind::Exp, unary_kernel<ExpF>);
-  set(OpKind::Log, unary_kernel<LogF>);
+  set(OpKind::Exp, vec_unary_kernel<VecFn::Exp, ExpF>);
+  set(OpKind::Log, vec_unary_kernel<VecFn::Log, LogF>);
   set(OpKind::Sqrt, unary_kernel<SqrtF>);
   set(OpKind::Rsqrt, unary_kernel<RsqrtF>);
   set(OpKind::Sin, unary_kernel<SinF>);
   set(OpKind::Cos, unary_kernel<CosF>);
-  set(OpKind::Tanh, unary_kernel<TanhF>);
-  set(OpKind::Sigmoid, unary_kernel<SigmoidF>);
+  set(OpKind::Tanh, vec_unary_kernel<VecFn::Tanh, TanhF>);
+  set(OpKind::Sigmoid, vec_unary_kernel<VecFn::Sigmoid, SigmoidF>);
   set(OpKind::Relu, unary_kernel<ReluF>);
-  set(OpKind::Silu, unary_kernel<SiluF>);
-  set(OpKind::Gelu, unary_kernel<GeluF>);
-  set(OpKind::Erf, unary_kernel<ErfF>);
+  set(OpKind::Silu, vec_unary_kernel<VecFn::Silu, SiluF>);
+  set(OpKind::Gelu, vec_unary_kernel<VecFn::Gelu, GeluF>);
+  set(OpKind::Erf, vec_unary_kernel<VecFn::Erf, ErfF>);
   set(OpKind::Affine, affine_kernel);
   set(OpKind::PowScalar, pow_scalar_kernel);
   set(OpKind::Clamp, clamp_kernel);
