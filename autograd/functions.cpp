@@ -665,6 +665,20 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
   return y;
 }
 
+// y = silu(z), z = group_norm(x); the backward recomputes z from x and the
+// statistics instead of keeping it (ops::group_norm_backward with silu).
+Tensor group_norm_silu(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+  ops::NormResult r = ops::group_norm(x, groups, weight, bias, eps, /*silu=*/true);
+  Tensor y = r.y;
+  record(y, "group_norm_silu", {x, weight, bias},
+         [x_ = saved(x), w_ = saved(weight), b_ = saved(bias), mean = r.mean, rstd = r.rstd,
+          groups](const Tensor& g) -> Grads {
+           ops::NormGrads d = ops::group_norm_backward(g, x_, mean, rstd, w_, groups, b_, /*silu=*/true);
+           return {d.dx, d.dweight, d.dbias};
+         });
+  return y;
+}
+
 // y = (x - mean) rstd w + b over the last dim (Ba et al. 2016).
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   ops::NormResult r = ops::layer_norm(x, weight, bias, eps);

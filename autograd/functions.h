@@ -84,6 +84,8 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// silu(group_norm(x)) in one kernel each way on the CPU (the U-Net's norm + activation).
+Tensor group_norm_silu(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 // Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p).
 // `rows`: a data-parallel rank's rows of the whole batch's mask (tensor/random_rows.h).

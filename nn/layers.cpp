@@ -58,6 +58,12 @@ Tensor GroupNorm::forward(const Tensor& x) {
   return group_norm(x, groups, weight, bias, eps);
 }
 
+Tensor GroupNorm::forward_silu(const Tensor& x) {
+  DRIFT_CHECK(x.dim() >= 2 && x.size(1) == channels, "GroupNorm(", groups, ", ", channels,
+              "): expected input [N, ", channels, ", ...], got ", shape_str(x.shape()));
+  return group_norm_silu(x, groups, weight, bias, eps);
+}
+
 // ---------------------------------------------------------------- Dropout
 Dropout::Dropout(double p_, std::shared_ptr<Generator> gen_) : Module("Dropout"), p(p_), gen(std::move(gen_)) {
   DRIFT_CHECK(p >= 0 && p < 1, "Dropout: p must be in [0, 1), got ", p);
@@ -183,11 +189,11 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& temb) {
               "): expected x [B, ", in_channels, ", H, W], got ", shape_str(x.shape()));
   DRIFT_CHECK(temb.dim() == 2 && temb.size(0) == x.size(0), "ResBlock: expected temb [", x.size(0), ", ",
               temb_proj->in_features, "], got ", shape_str(temb.shape()));
-  Tensor h = conv1->forward(silu(norm1->forward(x)));
+  Tensor h = conv1->forward(norm1->forward_silu(x));
   // + temb_proj(silu(temb))[:, :, None, None], broadcast over H, W
   Tensor t = temb_proj->forward(silu(temb));
   h = add(h, reshape(t, {t.size(0), out_channels, 1, 1}));
-  h = conv2->forward(dropout->forward(silu(norm2->forward(h))));
+  h = conv2->forward(dropout->forward(norm2->forward_silu(h)));
   return add(skip ? skip->forward(x) : x, h);
 }
 

@@ -39,6 +39,8 @@ class GroupNorm : public Module {
  public:
   GroupNorm(int64_t groups, int64_t channels, double eps = 1e-5);
   Tensor forward(const Tensor& x) override;
+  // silu(forward(x)) in one fused op (group_norm_silu).
+  Tensor forward_silu(const Tensor& x);
   int64_t groups, channels;
   double eps;
   Tensor weight, bias;

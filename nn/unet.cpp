@@ -225,7 +225,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels) {
       h = blk.m->forward(h);
     }
   }
-  return conv_out_->forward(silu(norm_out_->forward(h)));
+  return conv_out_->forward(norm_out_->forward_silu(h));
 }
 
 }  // namespace drift::nn

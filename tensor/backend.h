@@ -14,7 +14,7 @@
 namespace drift {
 
 struct KernelArgs {
-  std::array<const Tensor*, 5> in{};  // inputs; null where an optional one is absent
+  std::array<const Tensor*, 6> in{};  // inputs; null where an optional one is absent
   std::array<Tensor*, 3> out{};       // outputs, preallocated by the frontend
   const void* params = nullptr;       // the op's parameter struct, or null
 

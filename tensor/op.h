@@ -100,7 +100,8 @@ struct IndexParams { int64_t outer, n, inner, m; };
 struct SoftmaxParams { int64_t outer, n, inner; };
 // GroupNorm on x [N, C, S] (S = H*W), groups G; mean and rstd are [N, G].
 // LayerNorm on x [M, D] is GroupNorm with n = rows M, c = D, s = 1, groups = 1.
-struct NormParams { int64_t n, c, s, groups; double eps; };
+// silu: the SiLU after the norm is fused in (CPU backend; tensor/cpu/norm.cpp).
+struct NormParams { int64_t n, c, s, groups; double eps; bool silu = false; };
 // One Adam / AdamW step (Kingma & Ba 2015; Loshchilov & Hutter 2019) on
 // `count` tensors, in place; for each element, in the tensors' dtype:
 //   AdamW: p <- p (1 - lr wd)     Adam: g <- g + wd p      (when wd != 0)

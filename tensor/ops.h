@@ -170,10 +170,17 @@ Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 struct NormResult { Tensor y, mean, rstd; };
 // x [N, C, *]; weight, bias [C]; mean, rstd [N, G].
-NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps);
+// silu = true gives y = silu(group_norm(x)) (the U-Net's GroupNorm + SiLU),
+// fused into one kernel on the CPU, composed of the two ops elsewhere.
+NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
+                      bool silu = false);
 struct NormGrads { Tensor dx, dweight, dbias; };
+// silu = true: grad_y is the gradient of silu(group_norm(x)) and bias must be
+// the forward's bias (undefined if it had none); the results are the
+// gradients of x, weight and bias through both.
 NormGrads group_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& mean, const Tensor& rstd,
-                              const Tensor& weight, int64_t groups);
+                              const Tensor& weight, int64_t groups, const Tensor& bias = Tensor(),
+                              bool silu = false);
 // Over the last dim: x [..., D]; weight, bias [D]; mean, rstd [...].
 NormResult layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 NormGrads layer_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& mean, const Tensor& rstd,

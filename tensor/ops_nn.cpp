@@ -143,7 +143,8 @@ Tensor softmax(const Tensor& x, int64_t dim) { return run_softmax(OpKind::Softma
 Tensor log_softmax(const Tensor& x, int64_t dim) { return run_softmax(OpKind::LogSoftmax, x, dim, "log_softmax"); }
 
 // ---------------------------------------------------------------- group norm
-NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps) {
+NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
+                      bool silu) {
   check_defined(x, "group_norm", "x");
   check_floating(x, "group_norm");
   DRIFT_CHECK(x.dim() >= 2, "group_norm: expected x [N, C, *], got shape ", shape_str(x.shape()));
@@ -153,6 +154,11 @@ NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
   DRIFT_CHECK(eps >= 0, "group_norm: eps must be >= 0, got ", eps);
   check_param(weight, x, C, "group_norm", "weight");
   check_param(bias, x, C, "group_norm", "bias");
+  if (silu && x.device() != Device::CPU) {  // no fused kernel there: the two ops
+    NormResult r = group_norm(x, groups, weight, bias, eps, false);
+    r.y = ops::silu(r.y);
+    return r;
+  }
   NormResult r;
   r.y = empty(x.shape(), x.dtype(), x.device());
   r.mean = empty({N, groups}, x.dtype(), x.device());
@@ -161,7 +167,7 @@ NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
   Tensor xc = contig(x), wc, bc;
   if (weight.defined()) wc = contig(weight);
   if (bias.defined()) bc = contig(bias);
-  NormParams p{N, C, prod(x.shape(), 2, x.dim()), groups, eps};
+  NormParams p{N, C, prod(x.shape(), 2, x.dim()), groups, eps, silu};
   KernelArgs args;
   args.in = {&xc, weight.defined() ? &wc : nullptr, bias.defined() ? &bc : nullptr};
   args.out = {&r.y, &r.mean, &r.rstd};
@@ -171,7 +177,7 @@ NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
 }
 
 NormGrads group_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& mean, const Tensor& rstd,
-                              const Tensor& weight, int64_t groups) {
+                              const Tensor& weight, int64_t groups, const Tensor& bias, bool silu) {
   const char* op = "group_norm_backward";
   check_defined(grad_y, op, "grad_y");
   check_defined(x, op, "x");
@@ -192,6 +198,20 @@ NormGrads group_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
               shape_str(stats), " for x ", shape_str(x.shape()), ", got ", shape_str(mean.shape()), " and ",
               shape_str(rstd.shape()));
   check_param(weight, x, C, op, "weight");
+  check_param(bias, x, C, op, "bias");
+  DRIFT_CHECK(!silu || weight.defined() == bias.defined(), op,
+              ": with silu, weight and bias must both be given or both be absent");
+  if (silu && x.device() != Device::CPU && N > 0) {
+    // No fused kernel there: z = (x - mean) rstd w + b from the saved statistics,
+    // dz = silu_backward(grad_y, z), then the norm's own backward.
+    const int64_t R = x.numel() / (N * groups);
+    Tensor z = mul(sub(reshape(contig(x), {N, groups, R}), reshape(mean, {N, groups, 1})), reshape(rstd, {N, groups, 1}));
+    z = reshape(z, x.shape());
+    Shape cs(static_cast<size_t>(x.dim()), 1);
+    cs[1] = C;
+    if (weight.defined()) z = add(mul(z, reshape(weight, cs)), reshape(bias, cs));
+    return group_norm_backward(silu_backward(grad_y, z), x, mean, rstd, weight, groups);
+  }
   NormGrads g;
   g.dx = empty(x.shape(), x.dtype(), x.device());
   if (weight.defined()) {
@@ -207,9 +227,11 @@ NormGrads group_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
   }
   Tensor gc = contig(grad_y), xc = contig(x), mc = contig(mean), rc = contig(rstd), wc;
   if (weight.defined()) wc = contig(weight);
-  NormParams p{N, C, prod(x.shape(), 2, x.dim()), groups, 0.0};
+  Tensor bc;
+  if (silu && bias.defined()) bc = contig(bias);
+  NormParams p{N, C, prod(x.shape(), 2, x.dim()), groups, 0.0, silu};
   KernelArgs args;
-  args.in = {&gc, &xc, &mc, &rc, weight.defined() ? &wc : nullptr};
+  args.in = {&gc, &xc, &mc, &rc, weight.defined() ? &wc : nullptr, silu && bias.defined() ? &bc : nullptr};
   args.out = {&g.dx, weight.defined() ? &g.dweight : nullptr, weight.defined() ? &g.dbias : nullptr};
   args.params = &p;
   dispatch(OpKind::GroupNormBackward, x.device(), args);

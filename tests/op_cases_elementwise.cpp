@@ -42,7 +42,8 @@ const Unary kUnary[] = {
     {"Tanh", ops::tanh, [](double x) { return std::tanh(x); }, false, false},
     {"Sigmoid", ops::sigmoid, sigmoid_ref, false, false},
     {"Relu", ops::relu, [](double x) { return x > 0 ? x : (std::isnan(x) ? x : 0.0); }, true, false},
-    {"Silu", ops::silu, [](double x) { return x * sigmoid_ref(x); }, false, false},
+    // silu(-inf) is its limit -0, not -inf * 0 (tensor/cpu/vecmath.h)
+    {"Silu", ops::silu, [](double x) { return std::isinf(x) && x < 0 ? -0.0 : x * sigmoid_ref(x); }, false, false},
     {"Gelu", ops::gelu, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, false, false},
     {"Erf", ops::erf, [](double x) { return std::erf(x); }, false, false},
     {"PowScalar", ops::square, [](double x) { return x * x; }, true, false},  // square: x^2 (x * x for int64)

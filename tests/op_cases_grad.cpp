@@ -200,6 +200,10 @@ void grad_cases(std::vector<OpCase>& c) {
                [](V x) { return group_norm(x[0], 3, x[1], x[2]); }});
   c.push_back({"group_norm(Tensor,int64_t,Tensor,Tensor,double)", "x [2,4,6], G=2, no affine", {in({2, 4, 6}, -2, 2)},
                [](V x) { return group_norm(x[0], 2, Tensor(), Tensor()); }});
+  c.push_back({"group_norm_silu(Tensor,int64_t,Tensor,Tensor,double)", "N=2 C=6 G=3 H=3 W=5", {in({2, 6, 3, 5}, -2, 2), in({6}, 0.5, 1.5), in({6})},
+               [](V x) { return group_norm_silu(x[0], 3, x[1], x[2]); }});
+  c.push_back({"group_norm_silu(Tensor,int64_t,Tensor,Tensor,double)", "x [2,4,6], G=2, no affine", {in({2, 4, 6}, -2, 2)},
+               [](V x) { return group_norm_silu(x[0], 2, Tensor(), Tensor()); }});
   c.push_back({"layer_norm(Tensor,Tensor,Tensor,double)", "no affine, transposed input", {tr({4, 6})},
                [](V x) { return layer_norm(x[0], Tensor(), Tensor()); }});
   c.push_back({"layer_norm(Tensor,Tensor,Tensor,double)", "[3,4,5] over the last dim", {in({3, 4, 5}, -2, 2), in({5}, 0.5, 1.5), in({5})},

@@ -226,6 +226,42 @@ DRIFT_OP_CASES(norm) {
     f.tol32 = 5e-5;
     f.bytes = 8.0 * shape_numel(g.x);
     c.push_back(f);
+    // GroupNorm + SiLU fused (silu = true) against the unfused chain in float64.
+    OpCase fs{"GroupNorm", tag + ", fused silu", args,
+              [groups](V x) {
+                ops::NormResult r = ops::group_norm(x[0], groups, x.size() > 1 ? x[1] : Tensor(),
+                                                    x.size() > 2 ? x[2] : Tensor(), 1e-5, /*silu=*/true);
+                return pack({r.y, r.mean, r.rstd});
+              },
+              [groups](V x) {
+                const Tensor r = ref_group_norm(x[0], groups, x.size() > 1 ? x[1] : Tensor(), x.size() > 2 ? x[2] : Tensor(), 1e-5);
+                const Tensor y = ref_map(y_of(r, x[0]), [](double z) { return z / (1 + std::exp(-z)); });
+                return ops::cat({ops::reshape(y, {x[0].numel()}), ops::narrow(r, 0, x[0].numel(), r.numel() - x[0].numel())}, 0);
+              }};
+    fs.tol32 = 5e-5;
+    fs.bytes = 8.0 * shape_numel(g.x);
+    c.push_back(fs);
+    if (g.affine) {  // the fused backward: dy is the gradient of silu(group_norm(x))
+      OpCase bs{"GroupNormBackward", tag + ", fused silu", {in(g.x), in(g.x, -2, 3), in({ch}, 0.5, 1.5), in({ch})},
+                [groups](V x) {
+                  ops::NormResult r = ops::group_norm(x[1], groups, x[2], x[3], 1e-5);
+                  ops::NormGrads gr = ops::group_norm_backward(x[0], x[1], r.mean, r.rstd, x[2], groups, x[3], true);
+                  return pack({gr.dx, gr.dweight, gr.dbias});
+                },
+                [groups, ch, s](V x) {
+                  const int64_t cg = ch / groups;
+                  const Tensor z = y_of(ref_group_norm(x[1], groups, x[2], x[3], 1e-5), x[1]);
+                  const Tensor dz = ref_zip(x[0], z, [](double g, double v) {
+                    const double sg = 1 / (1 + std::exp(-v));
+                    return g * sg * (1 + v * (1 - sg));
+                  });
+                  return ref_norm_backward(dz, x[1], x[2], x[1].size(0) * groups, ch, 1e-5,
+                                           [=](int64_t r, int64_t j) { return (r % groups) * cg + j / s; });
+                }};
+      bs.tol32 = 2e-4;
+      bs.bytes = 16.0 * shape_numel(g.x);
+      c.push_back(bs);
+    }
     std::vector<Arg> bargs = {in(g.x), in(g.x, -2, 3)};
     if (g.affine) bargs.push_back(in({ch}, 0.5, 1.5));
     const bool affine = g.affine;

@@ -11,12 +11,21 @@
 //   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),
 //   dw[c] = sum dy * xhat,  db[c] = sum dy  (over everything but c).
 // Statistics are accumulated in double (two passes: mean, then squared deviations).
+//
+// With NormParams::silu the SiLU that follows the norm in the U-Net is fused
+// in (one pass fewer over the activations each way):
+//   forward:  y = silu(z), z = xhat * w + b (z is not stored)
+//   backward: in[5] = b (or null); z is recomputed from x, mean, rstd, w, b and
+//             dy is replaced by dz = dy silu'(z) group by group before the
+//             formulas above (so dw, db are the norm's own gradients).
+// float32 silu and silu' come from the active ISA level (tensor/cpu/vecmath.h).
 #include <omp.h>
 
 #include <cmath>
 #include <vector>
 
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/vecmath.h"
 
 namespace drift::cpu {
 namespace {
@@ -68,6 +77,16 @@ double dot_of(const T* a, const T* b, int64_t n) {
 
 const void* opt_data(const Tensor* t) { return t ? t->data_ptr() : nullptr; }
 
+// y = silu(y) in place, and dz = dy silu'(z), for n contiguous values.
+void silu_inplace(float* y, int64_t n, const VecMath& vm) { vm.unary[static_cast<int>(VecFn::Silu)](y, y, n); }
+void silu_inplace(double* y, int64_t n, const VecMath&) {
+  for (int64_t i = 0; i < n; ++i) y[i] = silu_ref(y[i]);
+}
+void silu_grad(const float* dy, const float* z, float* dz, int64_t n, const VecMath& vm) { vm.silu_backward(dy, z, dz, n); }
+void silu_grad(const double* dy, const double* z, double* dz, int64_t n, const VecMath&) {
+  for (int64_t i = 0; i < n; ++i) dz[i] = silu_backward_ref(dy[i], z[i]);
+}
+
 // ------------------------------------------------------------------ GroupNorm
 template <class T>
 void group_norm_forward(const KernelArgs& args) {
@@ -79,6 +98,7 @@ void group_norm_forward(const KernelArgs& args) {
   T* mean = args.out[1]->data<T>();
   T* rstd = args.out[2]->data<T>();
   const int64_t G = p.groups, cpg = p.c / G, S = p.s, K = cpg * S;
+  const VecMath& vm = active_vecmath();
 #pragma omp parallel for schedule(static) if (p.n * p.c * p.s > 4096)
   for (int64_t ng = 0; ng < p.n * G; ++ng) {
     const int64_t n = ng / G, g = ng % G;
@@ -97,6 +117,7 @@ void group_norm_forward(const KernelArgs& args) {
       const T* xc = xg + cl * S;
       T* yc = yg + cl * S;
       for (int64_t s = 0; s < S; ++s) yc[s] = xc[s] * ta + tb;
+      if (p.silu) silu_inplace(yc, S, vm);
     }
   }
 }
@@ -109,6 +130,8 @@ void group_norm_backward(const KernelArgs& args) {
   const T* mean = args.in[2]->data<T>();
   const T* rstd = args.in[3]->data<T>();
   const T* w = static_cast<const T*>(opt_data(args.in[4]));
+  const T* b = p.silu ? static_cast<const T*>(opt_data(args.in[5])) : nullptr;
+  const VecMath& vm = active_vecmath();
   T* dx = args.out[0]->data<T>();
   T* dw = args.out[1] ? args.out[1]->data<T>() : nullptr;
   T* db = args.out[2] ? args.out[2]->data<T>() : nullptr;
@@ -120,14 +143,27 @@ void group_norm_backward(const KernelArgs& args) {
   {
     std::vector<double> lw(static_cast<size_t>(C), 0.0), lb(static_cast<size_t>(C), 0.0);
     std::vector<double> dyx(static_cast<size_t>(cpg)), dys(static_cast<size_t>(cpg));
+    std::vector<T> dz(p.silu ? static_cast<size_t>(K) : 0);  // the group's dz (fused silu)
 #pragma omp for schedule(static)
     for (int64_t ng = 0; ng < N * G; ++ng) {
       const int64_t n = ng / G, g = ng % G;
       const double mu = mean[ng], rs = rstd[ng];
+      const T* dyg = dy + (n * C + g * cpg) * S;  // this group's gradient, [cpg, S]
+      if (p.silu) {  // z = x a + (b - mu a), as the forward computed it; dz = dy silu'(z)
+        const T* xg = x + (n * C + g * cpg) * S;
+        for (int64_t cl = 0; cl < cpg; ++cl) {
+          const int64_t c = g * cpg + cl;
+          const double a = rs * (w ? double(w[c]) : 1.0);
+          const T ta = T(a), tb = T((b ? double(b[c]) : 0.0) - mu * a);
+          for (int64_t s = 0; s < S; ++s) dz[cl * S + s] = xg[cl * S + s] * ta + tb;
+        }
+        silu_grad(dyg, dz.data(), dz.data(), K, vm);
+        dyg = dz.data();
+      }
       double sum_g = 0, sum_gx = 0;  // sum over the group of dy*w and dy*w*x
       for (int64_t cl = 0; cl < cpg; ++cl) {
         const int64_t c = g * cpg + cl;
-        const T* dyc = dy + (n * C + c) * S;
+        const T* dyc = dyg + cl * S;
         const T* xc = x + (n * C + c) * S;
         const double sx = S == 1 ? double(dyc[0]) * double(xc[0]) : dot_of(dyc, xc, S);
         const double s1 = S == 1 ? double(dyc[0]) : sum_of(dyc, S);
@@ -147,7 +183,7 @@ void group_norm_backward(const KernelArgs& args) {
       for (int64_t cl = 0; cl < cpg; ++cl) {
         const int64_t c = g * cpg + cl;
         const T a = T(rs * (w ? double(w[c]) : 1.0));
-        const T* dyc = dy + (n * C + c) * S;
+        const T* dyc = dyg + cl * S;
         const T* xc = x + (n * C + c) * S;
         T* dxc = dx + (n * C + c) * S;
         for (int64_t s = 0; s < S; ++s) dxc[s] = a * dyc[s] + tb * xc[s] + tc;
