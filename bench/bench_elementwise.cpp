@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/functions.h"
+#include "nn/optim.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/cpu/vecmath.h"
 #include "tensor/ops.h"
@@ -186,6 +188,54 @@ void vecmath_args(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMicrosecond);
 }
 BENCHMARK(BM_VecMath)->Apply(vecmath_args);
+
+// GroupNorm (32 groups) followed by SiLU, fused (arg 1) or as the two ops
+// (arg 0), forward + backward through autograd, at U-Net activation sizes.
+void BM_GroupNormSilu(benchmark::State& state) {
+  const bool fused = state.range(0) != 0;
+  const Shape s = {state.range(1), state.range(2), state.range(3), state.range(3)};
+  Tensor x = input(s);
+  x.set_requires_grad(true);
+  Tensor w = ops::ones({s[1]}), b = ops::zeros({s[1]});
+  w.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor g = input(s);
+  for (auto _ : state) {
+    Tensor y = fused ? group_norm_silu(x, 32, w, b) : silu(group_norm(x, 32, w, b));
+    backward(y, g);
+    benchmark::DoNotOptimize(x.grad());
+    x.set_grad(Tensor());
+    w.set_grad(Tensor());
+    b.set_grad(Tensor());
+  }
+  state.SetLabel(fused ? "fused" : "group_norm then silu");
+  state.SetItemsProcessed(state.iterations() * shape_numel(s));
+}
+BENCHMARK(BM_GroupNormSilu)
+    ->Args({0, 16, 128, 32})->Args({1, 16, 128, 32})->Args({0, 16, 256, 16})->Args({1, 16, 256, 16})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One Adam step over the cifar U-Net's parameter sizes (8.9M floats in 40
+// tensors here), fused (arg 1) or as separate tensor ops (arg 0).
+void BM_AdamStep(benchmark::State& state) {
+  nn::NamedTensors params;
+  Generator gen(4);
+  for (int k = 0; k < 40; ++k) {
+    Tensor p = ops::randn({k % 4 == 3 ? 256 : 221184}, gen);  // conv weights and biases
+    p.set_requires_grad(true);
+    p.set_grad(ops::randn(p.shape(), gen));
+    params.emplace_back("p" + std::to_string(k), p);
+  }
+  nn::AdamOptions o;
+  o.fused = state.range(0) != 0;
+  nn::Adam opt(params, o);
+  int64_t n = 0;
+  for (auto& [name, p] : params) n += p.numel();
+  for (auto _ : state) opt.step();
+  state.SetLabel(o.fused ? "fused" : "unfused formula");
+  state.SetBytesProcessed(state.iterations() * n * 4 * 7);  // read p, g, m, v; write p, m, v
+}
+BENCHMARK(BM_AdamStep)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Dispatch overhead: a tiny op.
 void BM_AddTiny(benchmark::State& state) {
