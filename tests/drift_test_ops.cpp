@@ -4,7 +4,7 @@
 //   build/drift-test-ops backend [-o OP]   CUDA (each kernel variant) vs the CPU
 //   build/drift-test-ops grad    [-o OP]   gradcheck (CPU, and CUDA when present), CUDA vs CPU gradients
 //   build/drift-test-ops perf    [-o OP] [-d cpu|cuda] [-t float32|float64] [--min-time S]
-//   build/drift-test-ops list               the ops and functions with their case counts
+//   build/drift-test-ops list               the ops and functions with their case counts, the CPU variants
 //
 // OP is an OpKind name (Conv2d) or a function name (conv2d); case-insensitive.
 // Exit status 1 if any check fails.
@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
       std::map<std::string, int> count;
       for (const OpCase& c : all_cases()) ++count[c.op];
       for (const auto& [op, n] : count) std::printf("%-55s %d\n", op.c_str(), n);
+      std::printf("cpu variants:");
+      for (const Variant& v : cpu_variants()) std::printf(" %s", v.name.c_str());
+      std::printf("\n");
       return 0;
     }
     if (mode == "perf") {
