@@ -60,6 +60,9 @@ void init(int* argc, char*** argv);
 void finalize();
 bool mpi_available();  // built with MPI
 bool launched_by_mpirun();
+// MPI is running (init under mpirun), even with one process: then a CUDA run
+// uses NCCL, so `mpirun -np 1` on one GPU exercises the NCCL path.
+bool mpi_started();
 
 // The communicator over all processes (a single-process one before init or without MPI).
 Communicator& world();

@@ -165,6 +165,8 @@ void finalize() {
   r.started = false;
 }
 
+bool mpi_started() { return rt().started; }
+
 Communicator& world() { return *rt().world; }
 int rank() { return rt().world->rank(); }
 int world_size() { return rt().world->size(); }

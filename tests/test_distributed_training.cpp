@@ -45,20 +45,19 @@ diffusion::TrainerConfig trainer_config() {
   return tc;
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = ops::to_vector_f64(a), y = ops::to_vector_f64(b);
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
-
 }  // namespace
 
 // Tolerance: gradients of the whole batch and the mean of the ranks' half-batch
 // gradients differ only in float32 summation order (~1e-7 relative). AdamW
-// moves each weight by at most ~lr = 1e-3 per step, so after K = 3 steps we
-// require every weight (and EMA weight) to agree within 1e-5 (1% of one step);
-// measured with 2 ranks: 2.8e-6 (weights), 2.3e-6 (EMA). The ranks themselves agree bitwise (check_replicas).
+// divides each gradient by its own running magnitude, so a weight moves by
+// about lr = 1e-3 per step and the rounding differences move it by about
+// lr x (relative gradient error): we require the root-mean-square difference
+// of the weights (and of the EMA weights) after K = 3 steps to be under 1e-5,
+// 1% of one step; a wrong split (other noise rows, no averaging) gives ~lr.
+// The largest single difference is printed, not bounded: a weight whose
+// gradient is at rounding level can move by up to lr differently (measured
+// max: 2.8e-6 in the Release build, 5.2e-6 with the sanitizers' kernels).
+// The ranks themselves agree bitwise (check_replicas).
 TEST(DistributedTraining, MatchesOneProcessAtTheWholeBatch) {
   dist::Communicator& comm = dist::world();
   const int W = comm.size(), r = comm.rank();
@@ -99,15 +98,31 @@ TEST(DistributedTraining, MatchesOneProcessAtTheWholeBatch) {
     EXPECT_GE(tr.reducer()->stats().started_during_backward, 1);
   }
 
-  std::vector<Tensor> p = net.parameters(), q = ref.parameters();
-  double worst = 0;
-  for (size_t i = 0; i < p.size(); ++i) worst = std::max(worst, max_abs_diff(p[i], q[i]));
-  EXPECT_LE(worst, 1e-5);
-  double worst_ema = 0;
-  for (size_t i = 0; i < p.size(); ++i)
-    worst_ema = std::max(worst_ema, max_abs_diff(tr.ema()->shadow()[i].second, ref_tr.ema()->shadow()[i].second));
-  EXPECT_LE(worst_ema, 1e-5);
-  if (r == 0) std::printf("max |weight difference| %.3g, EMA %.3g (%d ranks)\n", worst, worst_ema, W);
+  // max and rms of the difference over a list of tensor pairs
+  auto diff = [](const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+    double worst = 0, sq = 0, n = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      std::vector<double> x = ops::to_vector_f64(a[i]), y = ops::to_vector_f64(b[i]);
+      for (size_t k = 0; k < x.size(); ++k) {
+        worst = std::max(worst, std::abs(x[k] - y[k]));
+        sq += (x[k] - y[k]) * (x[k] - y[k]);
+        n += 1;
+      }
+    }
+    return std::make_pair(worst, std::sqrt(sq / n));
+  };
+  std::vector<Tensor> ema, ref_ema;
+  for (size_t i = 0; i < tr.ema()->shadow().size(); ++i) {
+    ema.push_back(tr.ema()->shadow()[i].second);
+    ref_ema.push_back(ref_tr.ema()->shadow()[i].second);
+  }
+  const auto [w_max, w_rms] = diff(net.parameters(), ref.parameters());
+  const auto [e_max, e_rms] = diff(ema, ref_ema);
+  EXPECT_LE(w_rms, 1e-5);
+  EXPECT_LE(e_rms, 1e-5);
+  if (r == 0)
+    std::printf("weight difference: rms %.3g, max %.3g; EMA: rms %.3g, max %.3g (%d ranks)\n", w_rms, w_max, e_rms,
+                e_max, W);
   EXPECT_EQ(tr.generator().offset, ref_tr.generator().offset);  // the noise stream advanced by the whole batch
   EXPECT_NO_THROW(tr.check_replicas("after the test's steps"));
 }

@@ -251,8 +251,9 @@ void run_train(const TrainArgs& args) {
                 static_cast<long long>(state.step), static_cast<long long>(ls.epoch),
                 static_cast<long long>(ls.position));
   }
-  if (world > 1) {
+  if (world > 1 || dist::mpi_started()) {
     // Data-parallel: rank 0's weights everywhere (checked), gradients averaged in buckets.
+    // (Also with one process under mpirun, so that one GPU can run the NCCL path.)
     dist::Communicator& comm = dist::for_device(device);
     trainer.set_data_parallel(comm);
     if (root)
