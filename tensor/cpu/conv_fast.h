@@ -10,9 +10,14 @@
 //     padded image (conv_forward_shifted, conv_backward_weight_shifted);
 //   other weight gradients: im2col^T packed straight into the GEMM (PackIm2colT);
 //   input gradient: the forward conv of dy with the flipped kernel.
+// 3x3 stride-1 forward (and so input-gradient) convolutions with enough
+// channels can take Winograd F(2x2, 3x3) instead (winograd.h, use_winograd:
+// opt-in with DRIFT_WINOGRAD=1 until it measures faster).
 #include "tensor/cpu/conv_common.h"
+#include "tensor/error.h"
 #include "tensor/cpu/gemm_kernel.h"
 #include "tensor/cpu/isa_kernels.h"
+#include "tensor/cpu/winograd.h"
 
 namespace drift::cpu::DRIFT_ISA_NS {
 
@@ -25,6 +30,30 @@ constexpr int64_t kShiftedMinWo = 16;
 
 inline bool use_shifted(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && g.Wo > kShiftedMinWo && !g.pointwise();
+}
+
+// The rule for Winograd F(2x2, 3x3) (winograd.h): 3x3 stride-1 convolutions
+// with at least kWinogradMinChannels input and output channels (below that the
+// transforms, O(C + O) per pixel, outweigh the 2.25x fewer multiplies of the
+// GEMMs, O(C * O) per pixel), and only when DRIFT_WINOGRAD=1. Off by default:
+// on the U-Net's layers (bench_ops Conv2dMethod, 2 threads, loaded 2-core
+// Zen 5) this first version took 1.1-3x the CPU time of the GEMM paths at
+// both levels: its transforms are scalar and its 16 GEMMs have K = C only.
+// It stays tested (tests/test_tensor_winograd.cpp) for the next step:
+// vectorised transforms, F(4x4, 3x3), and a fresh measurement on a quiet machine.
+constexpr int64_t kWinogradMinChannels = 16;
+
+inline bool winograd_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("DRIFT_WINOGRAD");
+    return e != nullptr && e[0] == '1' && e[1] == 0;
+  }();
+  return on;
+}
+
+inline bool use_winograd(const ConvGeom& g) {
+  return winograd_enabled() && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.C >= kWinogradMinChannels &&
+         g.O >= kWinogradMinChannels;
 }
 
 // C = op(A) @ op(B) on plain row-major operands, split over output blocks when `par`.
@@ -317,9 +346,21 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const fl
   gemm_plain(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate, C, ldc, parallel);
 }
 
-void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+void conv2d_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
   if (use_shifted(g)) return conv_forward_shifted(x, w, bias, y, g);
   conv_forward_im2col<float>(x, w, bias, y, g, gemm_plain, im2col_chunk);
+}
+
+void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+  // (No drift::str here: its templates must not be instantiated with this file's flags.)
+  if (!(g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1))
+    throw Error("conv2d_forward_winograd: needs a 3x3 kernel with stride 1");
+  conv_forward_winograd(x, w, bias, y, g);
+}
+
+void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+  if (use_winograd(g)) return conv_forward_winograd(x, w, bias, y, g);
+  conv2d_forward_gemm(x, w, bias, y, g);
 }
 
 void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g) {

@@ -15,6 +15,10 @@
              const float* B, int64_t ldb, bool accumulate, float* C, int64_t ldc, bool parallel);           \
   /* float32 convolutions (conv_fast.h); shapes as in conv_common.h */                                       \
   void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);       \
+  /* the two forward methods conv2d_forward chooses between (use_winograd in conv_fast.h), for tests and */  \
+  /* benchmarks: GEMM (im2col or shifted windows), and Winograd F(2x2, 3x3) (3x3 stride 1 only) */          \
+  void conv2d_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);  \
+  void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g); \
   void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g);                 \
   void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvGeom& g);                \
   }

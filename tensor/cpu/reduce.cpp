@@ -4,8 +4,8 @@
 //
 // Two loop shapes:
 //   inner == 1: each output is the reduction of one contiguous row of length
-//               `reduce` (a SIMD reduction); when there are fewer rows than
-//               threads the row itself is split across threads.
+//               `reduce` (a SIMD reduction); long rows are summed in pieces,
+//               spread over the threads when there are fewer rows than threads.
 //   inner  > 1: rows of `inner` values are combined elementwise, a block of
 //               kBlock outputs at a time, so the loop over i vectorizes and the
 //               input is read once, in order.
@@ -22,7 +22,8 @@ namespace drift::cpu {
 namespace {
 
 constexpr int64_t kBlock = 256;       // outputs per task in the inner > 1 case
-constexpr int kMaxPartials = 256;     // threads that may split one row
+constexpr int kMaxPartials = 256;     // pieces one row may be split into
+constexpr int64_t kRowChunks = 16;    // row ranges of a many-rows, few-outputs sum
 
 template <class T> using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
@@ -36,47 +37,55 @@ SumAcc<T> sum_row(const T* x, int64_t n) {
   return s;
 }
 
+// Sums split a long reduction into pieces whose number depends on the shape
+// only (never on the thread count), and add the pieces' sums in order: the
+// same bits on 1, 2 or 16 threads.
 template <class T>
 void sum_typed(const T* x, T* out, const ReduceParams& p) {
   const int64_t O = p.outer, R = p.reduce, I = p.inner;
+  const int nt = omp_get_max_threads();
   if (I == 1) {
-    int nt = omp_get_max_threads();
-    if (O < nt && R >= 2 * kGrain && !omp_in_parallel()) {
-      // Few long rows: split each row into chunks, one partial sum per chunk.
-      int64_t chunks = std::min<int64_t>({static_cast<int64_t>(nt), kMaxPartials, R / kGrain});
-      int64_t len = (R + chunks - 1) / chunks;
+    // Rows of kGrain or more elements: pieces of ceil(R / pieces) elements.
+    const int64_t pieces = std::clamp<int64_t>(R / kGrain, 1, kMaxPartials);
+    const int64_t len = (R + pieces - 1) / pieces;
+    auto piece_sum = [&](const T* row, int64_t c) {
+      const int64_t b = c * len, e = std::min(R, b + len);
+      return b < e ? sum_row(row + b, e - b) : SumAcc<T>(0);
+    };
+    if (pieces > 1 && O < nt) {
+      // Few long rows: the pieces of each row over the threads.
       for (int64_t o = 0; o < O; ++o) {
         SumAcc<T> partial[kMaxPartials];
         const T* row = x + o * R;
-        parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-          for (int64_t c = c0; c < c1; ++c) {
-            int64_t b = c * len, e = std::min(R, b + len);
-            partial[c] = b < e ? sum_row(row + b, e - b) : SumAcc<T>(0);
-          }
+        parallel_for(0, pieces, 1, [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) partial[c] = piece_sum(row, c);
         });
         SumAcc<T> s = 0;
-        for (int64_t c = 0; c < chunks; ++c) s += partial[c];
+        for (int64_t c = 0; c < pieces; ++c) s += partial[c];
         out[o] = static_cast<T>(s);
       }
       return;
     }
     parallel_for(0, O, std::max<int64_t>(1, kGrain / std::max<int64_t>(R, 1)), [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o) out[o] = static_cast<T>(sum_row(x + o * R, R));
+      for (int64_t o = o0; o < o1; ++o) {
+        SumAcc<T> s = 0;
+        for (int64_t c = 0; c < pieces; ++c) s += piece_sum(x + o * R, c);
+        out[o] = static_cast<T>(s);
+      }
     });
     return;
   }
   const int64_t blocks = (I + kBlock - 1) / kBlock;
-  const int nt = omp_get_max_threads();
-  if (O * blocks < nt && R >= 2 * nt && O * R * I >= 2 * kGrain && !omp_in_parallel()) {
+  if (O * blocks < kRowChunks && R >= 2 * kRowChunks && O * R * I >= 2 * kGrain) {
     // Few output blocks but many rows (e.g. a bias gradient, [B*T, D] summed over
-    // dim 0): each thread sums a range of rows into its own partial [O, I], then
-    // the partials are added.
-    const int64_t chunks = std::min<int64_t>(nt, R);
+    // dim 0): kRowChunks ranges of rows, each summed into its own partial [O, I]
+    // (the ranges over the threads), then the partials added in order.
+    const int64_t chunks = kRowChunks;
     const int64_t len = (R + chunks - 1) / chunks;
     std::vector<SumAcc<T>> partial(static_cast<size_t>(chunks * O * I), SumAcc<T>(0));
     parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        const int64_t r0 = c * len, r1 = std::min(R, r0 + len);
+        const int64_t r0 = std::min(R, c * len), r1 = std::min(R, r0 + len);
         for (int64_t o = 0; o < O; ++o) {
           SumAcc<T>* acc = partial.data() + (c * O + o) * I;
           for (int64_t r = r0; r < r1; ++r) {
