@@ -35,13 +35,30 @@ struct Guidance {
   double scale = 1.0;
 };
 
+// What the samplers do to each x0 estimate before using it (for pixel data in
+// [-1, 1]; improved-diffusion's clip_denoised, diffusers' clip_sample):
+//   Clip:    x0 <- clamp(x0, -1, 1)
+//   Dynamic: per sample, s = max(1, the `percentile` quantile of |x0|), x0 <- clamp(x0, -s, s) / s
+//            (Saharia et al. 2022, "Imagen", sec. 2.3: keeps strongly guided samples in range
+//            without saturating them)
+// after which eps = (x_t - alpha x0) / sigma is recomputed, so that every
+// sampler's step (and score = -eps / sigma) uses the clipped estimate.
+enum class X0ClipMode { None, Clip, Dynamic };
+struct X0Clip {
+  X0ClipMode mode = X0ClipMode::None;
+  double percentile = 0.995;  // Dynamic
+};
+// Applies the clipping to x0 [N, ...] (differentiable elementwise; the Dynamic
+// quantile is computed on the host).
+Tensor clip_x0(const Tensor& x0, const X0Clip& clip);
+
 // Calls a Denoiser at one time for a whole batch, applies guidance, converts
 // its output and counts model evaluations (one per network call; guidance
 // with scale != 1 costs two).
 class GuidedModel {
  public:
-  GuidedModel(Denoiser& model, const Process& process, Guidance guidance = {})
-      : model_(model), process_(process), guidance_(std::move(guidance)) {}
+  GuidedModel(Denoiser& model, const Process& process, Guidance guidance = {}, X0Clip clip = {})
+      : model_(model), process_(process), guidance_(std::move(guidance)), clip_(clip) {}
 
   // The (guided) model output at time t, in the model's own target.
   Tensor raw(const Tensor& x, double t);
@@ -50,6 +67,9 @@ class GuidedModel {
   Tensor eps(const Tensor& x, double t);
   Tensor x0(const Tensor& x, double t);
   Tensor score(const Tensor& x, double t);  // -eps / sigma(t)
+  // The probability-flow velocity dx/dt = alpha'(t) x0 + sigma'(t) eps (for flow
+  // matching, alpha = 1 - t, sigma = t: u = eps - x0).
+  Tensor velocity(const Tensor& x, double t);
 
   const Process& process() const { return process_; }
   int64_t nfe() const { return nfe_; }
@@ -58,6 +78,7 @@ class GuidedModel {
   Denoiser& model_;
   const Process& process_;
   Guidance guidance_;
+  X0Clip clip_;
   int64_t nfe_ = 0;
 };
 

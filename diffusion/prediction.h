@@ -8,6 +8,10 @@
 // and, solving the two linear equations for x_0 and eps given v:
 //   x_0 = (alpha x_t - sigma v) / (alpha^2 + sigma^2),  eps = (sigma x_t + alpha v) / (alpha^2 + sigma^2)
 // (alpha^2 + sigma^2 = 1 for VP processes; the general form also serves VE and sub-VP).
+// Flow matching's velocity target (Lipman et al. 2023; Liu et al. 2023, "rectified flow"):
+//   u = eps - x_0   (= dx_t/dt for x_t = (1 - t) x_0 + t eps), and from (x_t, u):
+//   x_0 = (x_t - sigma u) / (alpha + sigma),  eps = (x_t + alpha u) / (alpha + sigma)
+// (alpha + sigma = 1 on the flow path).
 //
 // The coefficients may be doubles (one time for the batch, as in samplers) or
 // tensors broadcastable to x (one time per sample, as in training, e.g. [N, 1, 1, 1]).
@@ -17,13 +21,16 @@
 
 namespace drift::diffusion {
 
-enum class Prediction { Eps, X0, V };
-DRIFT_CONFIG_ENUM(Prediction, {Prediction::Eps, "eps"}, {Prediction::X0, "x0"}, {Prediction::V, "v"})
+enum class Prediction { Eps, X0, V, Flow };
+DRIFT_CONFIG_ENUM(Prediction, {Prediction::Eps, "eps"}, {Prediction::X0, "x0"}, {Prediction::V, "v"},
+                  {Prediction::Flow, "flow"})
 inline const char* prediction_name(Prediction p) { return config::enum_name(p); }
 
 namespace detail {
 inline double sumsq(double a, double s) { return a * a + s * s; }
 inline Tensor sumsq(const Tensor& a, const Tensor& s) { return add(square(a), square(s)); }
+inline double sum2(double a, double s) { return a + s; }
+inline Tensor sum2(const Tensor& a, const Tensor& s) { return add(a, s); }
 inline Tensor divc(const Tensor& x, double c) { return mul(x, 1.0 / c); }
 inline Tensor divc(const Tensor& x, const Tensor& c) { return div(x, c); }
 }  // namespace detail
@@ -36,6 +43,8 @@ Tensor eps_from(Prediction p, const Tensor& out, const Tensor& x_t, const C& alp
     case Prediction::X0: return detail::divc(sub(x_t, mul(out, alpha)), sigma);  // eps = (x_t - alpha x0) / sigma
     case Prediction::V:  // eps = (sigma x_t + alpha v) / (alpha^2 + sigma^2)
       return detail::divc(add(mul(x_t, sigma), mul(out, alpha)), detail::sumsq(alpha, sigma));
+    case Prediction::Flow:  // eps = (x_t + alpha u) / (alpha + sigma)
+      return detail::divc(add(x_t, mul(out, alpha)), detail::sum2(alpha, sigma));
   }
   return out;
 }
@@ -48,6 +57,8 @@ Tensor x0_from(Prediction p, const Tensor& out, const Tensor& x_t, const C& alph
     case Prediction::X0: return out;
     case Prediction::V:  // x0 = (alpha x_t - sigma v) / (alpha^2 + sigma^2)
       return detail::divc(sub(mul(x_t, alpha), mul(out, sigma)), detail::sumsq(alpha, sigma));
+    case Prediction::Flow:  // x0 = (x_t - sigma u) / (alpha + sigma)
+      return detail::divc(sub(x_t, mul(out, sigma)), detail::sum2(alpha, sigma));
   }
   return out;
 }
@@ -65,6 +76,7 @@ Tensor target_from(Prediction p, const Tensor& eps, const Tensor& x0, const C& a
     case Prediction::Eps: return eps;
     case Prediction::X0: return x0;
     case Prediction::V: return v_from(eps, x0, alpha, sigma);
+    case Prediction::Flow: return sub(eps, x0);  // u = eps - x0
   }
   return eps;
 }

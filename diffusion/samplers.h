@@ -1,6 +1,9 @@
 #pragma once
 // Samplers. Each takes any Denoiser (predicting eps, x_0 or v), draws its
 // noise from a Generator, and reports the number of model evaluations (NFE).
+// The functions below are typed front ends to the sampler registry and its
+// driver (sampler.h: sample("ddim", ...)), which owns everything the
+// samplers share.
 // Every sampler supports classifier-free guidance (SampleOptions::guidance),
 // SDEdit (start from a real image noised to a chosen strength) and
 // inpainting with a known-pixel mask; RK45 does not support inpainting.
@@ -20,6 +23,10 @@ struct SampleOptions {
   Device device = Device::CPU;
   DType dtype = DType::Float32;
   Guidance guidance;
+  // x0 clipping or dynamic thresholding of every x0 estimate (GuidedModel;
+  // eps is then recomputed from the clipped x0). Off by default (the oracle);
+  // the CLI turns clipping on for pixel data in [-1, 1].
+  X0Clip x0_clip;
   // SDEdit (Meng et al. 2022): if x_init is defined, sampling starts from
   // x_init noised to time strength * t_max (strength in (0, 1]) instead of
   // from the prior, and runs the part of the time grid below that time.
@@ -31,7 +38,7 @@ struct SampleOptions {
   // mask broadcasts to the sample shape.
   Tensor inpaint_mask;
   Tensor x_known;
-  // DDPM only: RePaint resampling (Lugmayr et al. 2022, algorithm 1 with
+  // DDPM and DDIM only (other samplers ignore it): RePaint resampling (Lugmayr et al. 2022, algorithm 1 with
   // jump length 1): each step is repeated this many times, going back to
   // x_t ~ q(x_t | x_{t-1}) in between, so that the unknown pixels can agree
   // with the known ones. 1 = plain replacement.
@@ -83,7 +90,10 @@ SampleResult ddpm_sample(Denoiser& model, const DiscreteSchedule& schedule, cons
 // After the last listed time every sampler takes a final step to clean data
 // (alpha = 1, sigma = 0), i.e. abar_{-1} = 1: the step that otherwise leaves
 // noise of variance 1 - abar_0 in the output (the "set_alpha_to_one" off-by-one).
-enum class Spacing { Leading, Linspace, Trailing, LogSNR };
+//   Karras:   the times whose noise level sigma / alpha (Process::sigma_ve) follows
+//             karras_sigmas(n, sigma_ve(t_min), sigma_ve(t_max), rho = 7) (Karras et al. 2022,
+//             eq. 5; sigma_process.h); not rounded on a discrete schedule (alpha, sigma interpolate).
+enum class Spacing { Leading, Linspace, Trailing, LogSNR, Karras };
 std::vector<double> make_timesteps(const Process& process, int64_t n, Spacing spacing);
 
 // ---------------------------------------------------------------- DDIM
@@ -147,7 +157,7 @@ struct OdeOptions {
 SampleResult ode_sample(Denoiser& model, const SDE& sde, const Shape& shape, Generator& gen,
                         const OdeOptions& opt = {});
 // The ODE drift f(x, t) - 1/2 g^2 score (differentiable in x).
-Tensor ode_drift(GuidedModel& model, const SDE& sde, const Tensor& x, double t);
+Tensor ode_drift(GuidedModel& model, const Process& process, const Tensor& x, double t);
 
 // ---------------------------------------------------------------- predictor-corrector
 // Song et al. 2021, algorithms 2-5: per time step, `corrector_steps` Langevin

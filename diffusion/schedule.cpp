@@ -17,8 +17,8 @@ DiscreteSchedule::DiscreteSchedule(std::vector<double> betas) : betas_(std::move
   double abar = 1.0;
   for (size_t t = 0; t < T; ++t) {
     const double beta = betas_[t];
-    DRIFT_CHECK(beta > 0.0 && beta < 1.0, "DiscreteSchedule: expected every beta in (0, 1), got beta[", t,
-                "] = ", beta);
+    DRIFT_CHECK(beta > 0.0 && (beta < 1.0 || (beta == 1.0 && t + 1 == T)),
+                "DiscreteSchedule: expected every beta in (0, 1) (the last may be 1), got beta[", t, "] = ", beta);
     const double abar_prev = abar;
     alphas_[t] = 1.0 - beta;                 // alpha_t = 1 - beta_t
     abar *= alphas_[t];                      // abar_t = prod_{s<=t} (1 - beta_s)   (DDPM eq. 4)
@@ -49,6 +49,23 @@ DiscreteSchedule DiscreteSchedule::cosine(int64_t T, double s, double max_beta) 
   std::vector<double> betas(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t)  // beta_t = 1 - abar_{t+1} / abar_t, clipped at 0.999
     betas[t] = std::min(1.0 - f(double(t + 1)) / f(double(t)), max_beta);
+  return DiscreteSchedule(std::move(betas));
+}
+
+DiscreteSchedule DiscreteSchedule::rescaled_zero_terminal_snr() const {
+  const size_t T = betas_.size();
+  DRIFT_CHECK(T >= 2, "rescaled_zero_terminal_snr: expected T >= 2, got ", T);
+  std::vector<double> sq(T);
+  for (size_t t = 0; t < T; ++t) sq[t] = std::sqrt(alpha_bars_[t]);
+  const double first = sq[0], last = sq[T - 1];
+  for (double& v : sq) v = (v - last) * first / (first - last);  // Lin et al. 2024, algorithm 1
+  std::vector<double> betas(T);
+  double prev = 1.0;
+  for (size_t t = 0; t < T; ++t) {
+    const double abar = t + 1 == T ? 0.0 : sq[t] * sq[t];
+    betas[t] = 1.0 - abar / prev;  // alpha_t = abar_t / abar_{t-1}; the last beta is exactly 1
+    prev = abar;
+  }
   return DiscreteSchedule(std::move(betas));
 }
 

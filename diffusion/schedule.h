@@ -21,8 +21,15 @@ class DiscreteSchedule : public Process {
   static DiscreteSchedule linear(int64_t T = 1000, double beta_start = 1e-4, double beta_end = 0.02);
   static DiscreteSchedule cosine(int64_t T = 1000, double s = 0.008, double max_beta = 0.999);
   static DiscreteSchedule make(BetaSchedule kind, int64_t T = 1000);
-  // Any betas in (0, 1).
+  // Any betas in (0, 1); the last may be 1 (zero terminal SNR: abar_{T-1} = 0).
   explicit DiscreteSchedule(std::vector<double> betas);
+  // Zero terminal SNR (Lin et al. 2024, "Common diffusion noise schedules and
+  // sample steps are flawed", algorithm 1): sqrt(abar) shifted so that its last
+  // value is 0 and scaled so that its first is unchanged,
+  //   sqrt(abar)' = (sqrt(abar) - sqrt(abar_{T-1})) sqrt(abar_0) / (sqrt(abar_0) - sqrt(abar_{T-1})),
+  // betas recomputed from the new abar. x_{T-1} is then pure noise, so sample
+  // with Spacing::Trailing (which starts at T-1) and a v-prediction model.
+  DiscreteSchedule rescaled_zero_terminal_snr() const;
 
   int64_t T() const { return static_cast<int64_t>(betas_.size()); }
   // Per-step tables, index t in [0, T).
@@ -46,6 +53,8 @@ class DiscreteSchedule : public Process {
   double sigma(double t) const override;
   double t_max() const override { return static_cast<double>(T() - 1); }
   double t_min() const override { return 0.0; }
+  double t_clean() const override { return -1.0; }
+  int64_t discrete_steps() const override { return T(); }
   std::string name() const override { return "discrete"; }
 
  private:

@@ -38,9 +38,9 @@ class SDE : public Process {
   double ve_sigma(double t) const;       // sigma_min (sigma_max / sigma_min)^t
 
   // Drift coefficient: f(x, t) = drift_scale(t) * x (0 for VE).
-  double drift_scale(double t) const;
+  double drift_scale(double t) const override;
   Tensor drift(const Tensor& x, double t) const;
-  double diffusion(double t) const;  // g(t)
+  double diffusion(double t) const override;  // g(t)
 
   // Marginal q(x_t | x_0) = N(alpha(t) x_0, sigma(t)^2 I):
   //   VP:     alpha = exp(-1/2 B(t)), sigma = sqrt(1 - exp(-B(t)))         (Song et al. 2021, eq. 29)
@@ -54,7 +54,7 @@ class SDE : public Process {
 
   // The prior at t = 1 that sampling starts from: N(0, prior_std^2 I)
   // (1 for VP and sub-VP, sigma_max for VE).
-  double prior_std() const;
+  double prior_std() const override;
   Tensor prior_sample(const Shape& shape, Generator& gen, DType dtype = DType::Float32) const;
   // log N(x; 0, prior_std^2 I) summed over all but the first dim -> [N].
   Tensor prior_log_prob(const Tensor& x) const;
@@ -64,11 +64,10 @@ class SDE : public Process {
   //   VP:     f_i = (sqrt(1 - beta_i) - 1) x, G_i = sqrt(beta_i), beta_i = beta(t) dt
   //   VE:     f_i = 0, G_i = sqrt(sigma(t)^2 - sigma(t - dt)^2)
   //   sub-VP: Euler-Maruyama, f_i = f(x, t) dt, G_i = g(t) sqrt(dt)
-  struct Discretized { double f_scale, G; };  // f_i = f_scale * x
-  Discretized discretize(double t, double dt) const;
+  Discretized discretize(double t, double dt) const override;  // f_i = f_scale * x
   // alpha_i in the Langevin step size 2 alpha_i (r ||z|| / ||s||)^2 (Song et al. 2021, algorithm 4-5):
   // 1 - beta(t) dt for VP, 1 otherwise.
-  double langevin_alpha(double t, double dt) const;
+  double langevin_alpha(double t, double dt) const override;
 
  private:
   SDEConfig cfg_;

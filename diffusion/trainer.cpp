@@ -7,6 +7,7 @@
 #include "diffusion/schedule.h"
 #include "nn/layers.h"
 #include "tensor/random_rows.h"
+#include "diffusion/sigma_process.h"
 
 namespace drift::diffusion {
 
@@ -45,12 +46,7 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   // Data-parallel: this rank's rows of every draw over the global batch (tensor/random_rows.h).
   ops::RowShard rows;
   if (comm_ != nullptr) rows = {comm_->rank() * N, comm_->size() * N};
-  // t ~ uniform: integer steps in [0, T) (DDPM algorithm 1) or t in [eps, 1] (Song et al. 2021, eq. 7).
-  Tensor t;
-  if (auto* d = dynamic_cast<const DiscreteSchedule*>(&process_))
-    t = ops::to(ops::randint_rows(0, d->T(), {N}, rows, gen_, x0.device()), x0.dtype());
-  else
-    t = ops::uniform_rows({N}, process_.t_min(), process_.t_max(), rows, gen_, x0.dtype(), x0.device());
+  Tensor t = sample_times(N, x0.dtype(), x0.device(), rows);
   Tensor eps = ops::randn_rows(x0.shape(), rows, gen_, x0.dtype(), x0.device());
   Coefs c = coefs_for(process_, t, x0.dim(), x0.dtype());
   Tensor xt = q_sample(x0, eps, c.alpha, c.sigma);  // x_t = alpha_t x0 + sigma_t eps   (DDPM eq. 4)
@@ -71,8 +67,26 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
   for (int64_t d = 1; d < x0.dim(); ++d) dims.push_back(d);
   Tensor per_sample = mean(square(sub(pred, target)), dims);  // ||pred - target||^2 / D  [N]
   if (cfg_.loss_weighting == LossWeighting::Simple) return mean(per_sample);
-  // Min-SNR-gamma weights (Hang et al. 2023, eq. 8 and table 1).
   std::vector<double> tv = ops::to_vector_f64(t), w(tv.size());
+  if (cfg_.loss_weighting == LossWeighting::EDM) {
+    for (size_t i = 0; i < tv.size(); ++i) {
+      const double a = process_.alpha(tv[i]), sg = process_.sigma(tv[i]), sv = sg / a, sd = cfg_.sigma_data;
+      const double lambda = (sv * sv + sd * sd) / (sv * sd * sv * sd);  // on the x0 error   (EDM eq. 8)
+      // the same weight for the model's target: x0 error = k * target error with
+      // eps: k = sigma / alpha;  v: k = sigma / (alpha^2 + sigma^2);  flow: k = sigma / (alpha + sigma)
+      double k = 1.0;
+      switch (model_.target()) {
+        case Prediction::Eps: k = sv; break;
+        case Prediction::X0: k = 1.0; break;
+        case Prediction::V: k = sg / (a * a + sg * sg); break;
+        case Prediction::Flow: k = sg / (a + sg); break;
+      }
+      w[i] = lambda * k * k;
+    }
+    Tensor wt = ops::to(ops::from_vector(w, {N}, x0.device()), x0.dtype());
+    return mean(mul(per_sample, wt));
+  }
+  // Min-SNR-gamma weights (Hang et al. 2023, eq. 8 and table 1).
   for (size_t i = 0; i < tv.size(); ++i) {
     const double snr = std::max(process_.snr(tv[i]), 1e-12);
     const double clipped = std::min(snr, cfg_.min_snr_gamma);
@@ -80,6 +94,11 @@ Tensor Trainer::loss(const Tensor& x0, const Tensor& labels_in) {
       case Prediction::Eps: w[i] = clipped / snr; break;
       case Prediction::X0: w[i] = clipped; break;
       case Prediction::V: w[i] = clipped / (snr + 1.0); break;
+      case Prediction::Flow: {  // u - u* = (eps - eps*) (alpha + sigma) / alpha
+        const double a = process_.alpha(tv[i]), sg = process_.sigma(tv[i]);
+        w[i] = clipped / snr * a * a / ((a + sg) * (a + sg));
+        break;
+      }
     }
   }
   Tensor wt = ops::to(ops::from_vector(w, {N}, x0.device()), x0.dtype());
@@ -110,6 +129,55 @@ void Trainer::check_replicas(const std::string& when) {
                                                       static_cast<int64_t>(gen_.offset), step_count()},
                                  {3}));
   dist::check_same(dist::hash_tensors(all), "the model, EMA, optimizer state or noise stream (" + when + ")");
+}
+
+Tensor Trainer::sample_times(int64_t N, DType dtype, Device device, const ops::RowShard& rows) {
+  switch (cfg_.time_sampling) {
+    case TimeSampling::Uniform:
+      // integer steps in [0, T) (DDPM algorithm 1) or t in [t_min, t_max] (Song et al. 2021, eq. 7)
+      if (process_.discrete_steps() > 0)
+        return ops::to(ops::randint_rows(0, process_.discrete_steps(), {N}, rows, gen_, device), dtype);
+      return ops::uniform_rows({N}, process_.t_min(), process_.t_max(), rows, gen_, dtype, device);
+    case TimeSampling::LogNormal: {
+      DRIFT_CHECK(process_.discrete_steps() == 0, "Trainer: log-normal sigma sampling needs a continuous-time process, got ",
+                  process_.name());
+      // ln sigma ~ N(P_mean, P_std^2)  (EDM table 1), t = t(sigma) (clamped to [t_min, t_max])
+      std::vector<double> n = ops::to_vector_f64(ops::randn_rows({N}, rows, gen_, DType::Float64, Device::CPU));
+      for (double& v : n) v = process_.time_for_sigma_ve(std::exp(cfg_.p_mean + cfg_.p_std * v));
+      return ops::to(ops::to(ops::from_vector(n, {N}), device), dtype);
+    }
+    case TimeSampling::LogitNormal: {
+      DRIFT_CHECK(process_.discrete_steps() == 0, "Trainer: logit-normal time sampling needs a continuous-time process, got ",
+                  process_.name());
+      // t = sigmoid(n), n ~ N(m, s^2)   (Esser et al. 2024, eq. 19), scaled to [t_min, t_max]
+      std::vector<double> n = ops::to_vector_f64(ops::randn_rows({N}, rows, gen_, DType::Float64, Device::CPU));
+      const double lo = process_.t_min(), hi = process_.t_max();
+      for (double& v : n) v = lo + (hi - lo) / (1.0 + std::exp(-(cfg_.logit_mean + cfg_.logit_std * v)));
+      return ops::to(ops::to(ops::from_vector(n, {N}), device), dtype);
+    }
+  }
+  return Tensor();
+}
+
+Tensor EdmDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& labels) {
+  // Per-sample coefficients [N, 1, ...]: x~ = x / alpha, sigma = sigma / alpha.
+  std::vector<double> tv = ops::to_vector_f64(t);
+  const size_t n = tv.size();
+  std::vector<double> in(n), skip(n), out(n), noise(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double a = process_.alpha(tv[i]);
+    EdmPrecond p = edm_precond(process_.sigma(tv[i]) / a, sigma_data_);
+    in[i] = p.c_in / a;  // c_in x~ = c_in / alpha x
+    skip[i] = p.c_skip / a;
+    out[i] = p.c_out;
+    noise[i] = p.c_noise;
+  }
+  Shape bs(static_cast<size_t>(x.dim()), 1);
+  bs[0] = static_cast<int64_t>(n);
+  auto col = [&](const std::vector<double>& v) { return ops::to(ops::from_vector(v, bs, x.device()), x.dtype()); };
+  Tensor tn = ops::to(ops::from_vector(noise, {static_cast<int64_t>(n)}, x.device()), t.dtype());
+  Tensor F = net_.predict(mul(x, col(in)), tn, labels);
+  return add(mul(x, col(skip)), mul(F, col(out)));  // D = c_skip x~ + c_out F(c_in x~, c_noise)
 }
 
 TrainStats Trainer::step(const Tensor& x0, const Tensor& labels) {

@@ -32,21 +32,57 @@ class UNetDenoiser : public Denoiser {
   double time_scale_;
 };
 
+// EDM's preconditioned denoiser (Karras et al. 2022, table 1 and sec. 5): wraps a
+// network F (any Denoiser; its own prediction is ignored) into the x0 predictor
+//   D(x~, sigma) = c_skip x~ + c_out F(c_in x~, c_noise),   x~ = x_t / alpha, sigma = sigma / alpha
+// (edm_precond in sigma_process.h). F sees the time c_noise = ln(sigma) / 4
+// (times its own time_scale, e.g. 250 for a UNetDenoiser).
+class EdmDenoiser : public Denoiser {
+ public:
+  EdmDenoiser(Denoiser& network, const Process& process, double sigma_data = 0.5)
+      : net_(network), process_(process), sigma_data_(sigma_data) {}
+  Tensor predict(const Tensor& x, const Tensor& t, const Tensor& labels) override;
+  Prediction target() const override { return Prediction::X0; }
+
+ private:
+  Denoiser& net_;
+  const Process& process_;
+  double sigma_data_;
+};
+
 // How the per-sample squared errors are weighted.
 enum class LossWeighting {
   Simple,  // mean ||pred - target||^2 (DDPM's L_simple for eps; the same plain MSE for x0, v)
   MinSNR,  // Min-SNR-gamma (Hang et al. 2023): the eps-equivalent weight min(SNR, gamma) / SNR,
            // expressed for the target: eps: min(SNR, g)/SNR, x0: min(SNR, g), v: min(SNR, g)/(SNR + 1)
+  EDM,     // EDM (Karras et al. 2022, eq. 8 and table 1): lambda(sigma) = (sigma^2 + sigma_d^2) / (sigma sigma_d)^2
+           // on the x0 error, sigma = sigma / alpha; with EdmDenoiser the loss of F is then unit-weighted
+};
+
+// How training times are drawn.
+enum class TimeSampling {
+  Uniform,      // integer steps uniform in [0, T) (DDPM alg. 1), or t ~ U[t_min, t_max]
+  LogNormal,    // EDM: ln sigma ~ N(p_mean, p_std^2) (-1.2, 1.2), t = time_for_sigma_ve(sigma)   (EDM table 1)
+  LogitNormal,  // SD3 (Esser et al. 2024, eq. 19): t = t_min + (t_max - t_min) sigmoid(n), n ~ N(m, s^2) (0, 1)
 };
 DRIFT_CONFIG_ENUM(LossWeighting, {LossWeighting::Simple, "simple"}, {LossWeighting::MinSNR, "min-snr"},
-                  {LossWeighting::MinSNR, "min_snr"})
+                  {LossWeighting::MinSNR, "min_snr"}, {LossWeighting::EDM, "edm"})
+DRIFT_CONFIG_ENUM(TimeSampling, {TimeSampling::Uniform, "uniform"}, {TimeSampling::LogNormal, "log-normal"},
+                  {TimeSampling::LogitNormal, "logit-normal"})
 
 // The optimisation settings (a field table, nn/config.h): AdamW with linear
 // warm-up, then the chosen decay (nn::LRSchedule), clipping, EMA, label dropout.
 #define DRIFT_TRAINER_FIELDS(X)                                                                           \
   X(LossWeighting, loss_weighting, LossWeighting::Simple, config::any(),                                  \
-    "per-sample loss weights: simple (plain MSE) or min-snr (Min-SNR-gamma, Hang et al. 2023)")           \
+    "per-sample loss weights: simple (plain MSE), min-snr (Min-SNR-gamma, Hang et al. 2023) or edm")           \
   X(double, min_snr_gamma, 5.0, config::in(1e-3, 1e6), "gamma of the min-snr weighting")                 \
+  X(double, sigma_data, 0.5, config::in(1e-6, 1e6), "data standard deviation of the edm weighting")       \
+  X(TimeSampling, time_sampling, TimeSampling::Uniform, config::any(),                                    \
+    "training times: uniform, log-normal (EDM sigma) or logit-normal (flow matching, SD3)")               \
+  X(double, p_mean, -1.2, config::in(-20, 20), "log-normal: mean of ln sigma (EDM)")                      \
+  X(double, p_std, 1.2, config::in(1e-6, 20), "log-normal: std of ln sigma (EDM)")                        \
+  X(double, logit_mean, 0.0, config::in(-20, 20), "logit-normal: mean of logit t")                        \
+  X(double, logit_std, 1.0, config::in(1e-6, 20), "logit-normal: std of logit t")                         \
   X(double, lr, 2e-4, config::in(1e-12, 10), "peak learning rate (AdamW)")                               \
   X(double, weight_decay, 0.0, config::in(0, 10), "AdamW weight decay")                                  \
   X(int64_t, warmup_steps, 500, config::in(0, 1e12), "linear learning-rate warm-up steps")               \
@@ -74,8 +110,9 @@ struct TrainStats {
 class Trainer {
  public:
   // `model` computes the prediction from the parameters of `module` (for a
-  // U-Net: UNetDenoiser over that U-Net). Times follow `process`'s units:
-  // integer steps uniform in [0, T) for a DiscreteSchedule, uniform in [eps, 1] for an SDE.
+  // U-Net: UNetDenoiser over that U-Net). Times follow `process`'s units and
+  // cfg.time_sampling: uniform (integer steps in [0, T) for a DiscreteSchedule,
+  // [t_min, t_max] otherwise), log-normal in sigma (EDM) or logit-normal (flow matching).
   Trainer(Denoiser& model, nn::Module& module, const Process& process, TrainerConfig cfg = {});
 
   // The loss on a batch x0 [N, ...] (labels int64 [N] or undefined), with
@@ -84,6 +121,8 @@ class Trainer {
   Tensor loss(const Tensor& x0, const Tensor& labels = Tensor());
   // loss, backward, clip, LR schedule, optimizer step, EMA update.
   TrainStats step(const Tensor& x0, const Tensor& labels = Tensor());
+  // N training times drawn as cfg.time_sampling says (this rank's rows of the global batch).
+  Tensor sample_times(int64_t n, DType dtype, Device device, const ops::RowShard& rows = {});
 
   // Data-parallel training over `comm`'s processes (docs/DISTRIBUTED.md).
   // From now on the batches given to step() and loss() are this rank's rows,
