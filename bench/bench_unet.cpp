@@ -1,5 +1,5 @@
 // The U-Net benchmark, measured the same way as the PyTorch reference
-// (/work/shared/bench/torch_unet_reference.py) so that the two compare:
+// (../shared/bench/torch_unet_reference.py, DRIFT_SHARED_DIR) so that the two compare:
 //   (a) forward        eval mode, no autograd, batch --batch
 //   (b) DDIM sampler   50 steps, eta = 0, linear betas 1e-4..0.02, T = 1000
 //   (c) train step     forward + MSE(eps) + backward + Adam(lr = 2e-4)

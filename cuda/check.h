@@ -39,7 +39,7 @@ inline const char* cublas_status_name(cublasStatus_t s) {
     if (drift_cuda_err_ != cudaSuccess) {                                                      \
       cudaGetLastError(); /* clear it, so that the next check does not see it again */        \
       throw ::drift::Error(::drift::str("CUDA call '", #call, "' failed: ",                    \
-                                        cudaGetErrorString(drift_cuda_err_), " [", __FILE__, \
+                                        cudaGetErrorString(drift_cuda_err_), " [", DRIFT_SOURCE_FILE, \
                                         ":", __LINE__, "]"));                                  \
     }                                                                                          \
   } while (0)
@@ -50,7 +50,7 @@ inline const char* cublas_status_name(cublasStatus_t s) {
     if (drift_cublas_st_ != CUBLAS_STATUS_SUCCESS)                                              \
       throw ::drift::Error(::drift::str("cuBLAS call '", #call, "' failed: ",                   \
                                         ::drift::cuda::cublas_status_name(drift_cublas_st_), \
-                                        " [", __FILE__, ":", __LINE__, "]"));                   \
+                                        " [", DRIFT_SOURCE_FILE, ":", __LINE__, "]"));                   \
   } while (0)
 
 // After every kernel launch: reports a bad launch configuration at once.

@@ -1,8 +1,8 @@
 // Trains a small convolutional classifier on Fashion-MNIST (default) or MNIST
 // with drift's autograd, nn layers and Adam, then reports test accuracy.
 //
-//   train_classifier                              # Fashion-MNIST from Debian's package
-//   train_classifier --data ../shared/data/mnist  # MNIST
+//   train_classifier                              # Fashion-MNIST from the data folder
+//   train_classifier --data ~/.local/share/drift/mnist   # MNIST (drift data get mnist)
 //   train_classifier --epochs 3 --width 16
 //
 // Reading order: load the IDX files (data/idx.h) -> a DataLoader that
@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "data/download.h"
 #include "data/idx.h"
 #include "data/loader.h"
 #include "tools/classifier.h"
@@ -21,13 +22,14 @@ using namespace drift;
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a small CNN classifier on Fashion-MNIST or MNIST with drift"};
-  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::string data_dir;  // default: Fashion-MNIST in the data folder (data/download.h)
   double epochs = 1.0;
   int64_t batch_size = 128, width = 16;
   double lr = 2e-3;
   uint64_t seed = 0;
-  app.add_option("--data", data_dir, "folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]")
-      ->capture_default_str();
+  app.add_option("--data", data_dir,
+                 "folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (default: Fashion-MNIST from "
+                 "the data folder, `drift data get fashion-mnist`, or Debian's dataset-fashion-mnist)");
   app.add_option("--epochs", epochs, "passes over the training set (fractions allowed)")->capture_default_str();
   app.add_option("--batch", batch_size, "minibatch size")->capture_default_str();
   app.add_option("--lr", lr, "Adam learning rate (cosine-decayed to 0)")->capture_default_str();
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
 
   try {
     auto t0 = std::chrono::steady_clock::now();
+    if (data_dir.empty()) data_dir = find_dataset("fashion-mnist");
     Dataset train = load_mnist(data_dir, Split::Train);
     Dataset test = load_mnist(data_dir, Split::Test);
     std::printf("data: %s  train %lld, test %lld images of %lldx%lld (mean grey level %.2f)\n", data_dir.c_str(),

@@ -1,6 +1,6 @@
 #pragma once
 // The DDPM-style U-Net (Ho et al. 2020, downsized), block for block the
-// PyTorch reference /work/shared/bench/torch_unet_reference.py: same
+// PyTorch reference ../shared/bench/torch_unet_reference.py (DRIFT_SHARED_DIR): same
 // modules, same parameter names (down.0.norm1.weight, mid.1.qkv.weight, ...),
 // same forward. Optional class conditioning adds a label embedding to the
 // time embedding; label index num_classes means "no label" (the null class

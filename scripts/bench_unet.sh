@@ -2,7 +2,7 @@
 # Benchmarks drift's U-Net against the PyTorch reference in one run, on the
 # same machine and under the same conditions (2 OpenMP threads; glibc malloc
 # told never to return large blocks to the OS, the "fair baseline" set-up of
-# /work/shared/bench/README.md), and prints one JSON line of ratios
+# $DRIFT_SHARED_DIR/bench/README.md), and prints one JSON line of ratios
 # drift / PyTorch (below 1 = drift is faster / smaller):
 #   {"preset": ..., "forward_ratio": ..., "train_ratio": ..., "ddim50_ratio": ..., "rss_ratio": ...}
 # forward and train compare medians, ddim50 the seconds of one 50-step run,

@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(cmake g++ make pkg-config
       libopenblas-openmp-dev libopenblas0-openmp
       libstb-dev zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev libcli11-dev
+      libcurl4-openssl-dev libssl-dev
       googletest libgtest-dev libbenchmark-dev
       libopenmpi-dev openmpi-bin
       clang libclang-rt-dev libomp-dev

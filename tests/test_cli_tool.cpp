@@ -59,7 +59,10 @@ TEST_F(CliTool, TrainWritesLogPlotSamplesAndCheckpoint) {
   EXPECT_EQ(csv.rfind("step,loss,lr", 0), 0u);
   Image grid = read_image((run_dir / "samples/step_0000004.png").string());
   EXPECT_EQ(grid.width, 2 * (8 + 2) + 2);  // 4 samples of 8x8 in a 2x2 grid
-  EXPECT_FALSE(fs::exists(run_dir / "checkpoint.safetensors.tmp"));
+  // No temporary file is left: checkpoints are written as checkpoint.safetensors.tmp.<pid>
+  // and renamed, the loss log is rewritten through loss.csv.tmp.
+  for (const auto& e : fs::directory_iterator(run_dir))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
 }
 
 TEST_F(CliTool, ResumeReproducesAnUninterruptedRunExactly) {

@@ -10,5 +10,6 @@ void add_train_command(CLI::App& app);    // cmd_train.cpp
 void add_sample_command(CLI::App& app);   // cmd_sample.cpp
 void add_edit_commands(CLI::App& app);    // cmd_edit.cpp: img2img, inpaint
 void add_eval_command(CLI::App& app);     // cmd_eval.cpp
+void add_data_command(CLI::App& app);     // cmd_data.cpp: data get, data where
 
 }  // namespace drift::cli

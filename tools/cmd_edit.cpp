@@ -64,6 +64,7 @@ Tensor make_known_mask(const EditArgs& a, int64_t S) {
 }
 
 void run_edit(const EditArgs& a, bool inpaint) {
+  check_output_path(a.out, "--out");
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
   const diffusion::ModelConfig& c = m.config;
   const diffusion::DiscreteSchedule& schedule = m.schedule;
@@ -92,7 +93,9 @@ void run_edit(const EditArgs& a, bool inpaint) {
   }
   Generator gen(a.s.seed);
   const Shape shape = x.shape();
-  diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
+  SamplingProgress progress(1, !a.s.quiet);
+  diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, progress.attach(common));
+  progress.finish();
   shown.push_back(ops::clamp(r.x, -1.0, 1.0));
   for (Tensor& s : shown) s = ops::to(s, Device::CPU);
   const int nrow = static_cast<int>(std::min<int64_t>(n + static_cast<int64_t>(shown.size()) - 1, 10));

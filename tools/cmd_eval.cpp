@@ -82,7 +82,8 @@ void run_eval(const EvalArgs& a) {
   const Device device = a.s.to_device(m);
   Tensor all_labels = a.s.label_tensor(m, n);
   std::vector<Tensor> parts;
-  ProgressBar bar(n, 0, root);
+  DRIFT_CHECK(a.batch > 0, "--batch must be positive, got ", a.batch);
+  SamplingProgress progress((n + a.batch - 1) / a.batch, !a.s.quiet && root);  // over every batch's steps
   for (int64_t i = 0; i < n; i += a.batch) {
     const int64_t b = std::min(a.batch, n - i);
     diffusion::SampleOptions common;
@@ -91,10 +92,11 @@ void run_eval(const EvalArgs& a) {
       common.guidance.labels = ops::to(ops::contiguous(ops::narrow(all_labels, 0, i, b)), device);
     common.guidance.scale = a.s.guidance;
     const Shape shape = {b, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
-    parts.push_back(ops::clamp(run_sampler_split(den, schedule, shape, gen, st, common).x, -1.0, 1.0));
-    bar.update(i + b, "samples");
+    Tensor x = run_sampler_split(den, schedule, shape, gen, st, progress.attach(common)).x;
+    parts.push_back(ops::clamp(x, -1.0, 1.0));
+    progress.next_run();
   }
-  bar.finish();
+  progress.finish();
   Tensor fake = parts.size() == 1 ? parts[0] : ops::cat(parts, 0);
   if (!root) return;
 
@@ -112,9 +114,11 @@ void run_eval(const EvalArgs& a) {
   GaussianFit f_test = fit_gaussian(features_of(*cls, ops::narrow(real.images, 0, 0, n), a.batch), n, d);
   Batch real_train = dataset_to_tensors(train, n);
   GaussianFit f_train = fit_gaussian(features_of(*cls, real_train.images, a.batch), n, d);
-  std::printf("Fréchet classifier distance (%lld samples, %s, %lld steps): %.4f\n", static_cast<long long>(n),
-              sampler_name(st.kind), static_cast<long long>(st.steps), frechet_distance(f_fake, f_test));
-  std::printf("  baseline, real train vs real test images:            %.4f\n", frechet_distance(f_train, f_test));
+  std::printf("Fréchet classifier distance (%lld samples, %s, %lld steps): %s\n", static_cast<long long>(n),
+              sampler_name(st.kind), static_cast<long long>(st.steps),
+              format_number(frechet_distance(f_fake, f_test)).c_str());
+  std::printf("  baseline, real train vs real test images:            %s\n",
+              format_number(frechet_distance(f_train, f_test)).c_str());
   if (all_labels.defined()) {
     const double acc = tools::accuracy(*cls, fake, all_labels);
     std::printf("classification accuracy of conditional samples (guidance %.2f): %.2f%%\n", a.s.guidance, 100 * acc);

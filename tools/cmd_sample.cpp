@@ -23,6 +23,8 @@ struct SampleCmdArgs {
 };
 
 void run_sample(const SampleCmdArgs& a) {
+  check_output_path(a.out, "--out");
+  if (!a.trajectory.empty()) check_output_path(a.trajectory, "--trajectory");
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
   const diffusion::ModelConfig& c = m.config;
   const diffusion::DiscreteSchedule& schedule = m.schedule;
@@ -42,14 +44,18 @@ void run_sample(const SampleCmdArgs& a) {
   const int nrow = a.nrow > 0 ? a.nrow : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(a.s.n))));
   Generator gen(a.s.seed);
   auto t0 = std::chrono::steady_clock::now();
+  SamplingProgress progress(1, !a.s.quiet && root);
+  common = progress.attach(common);
   if (!a.trajectory.empty()) {
     if (!root) return;  // a trajectory strip is drawn by rank 0 alone
     std::vector<Tensor> frames = sample_trajectory(den, schedule, shape, gen, st, common, a.frames);
+    progress.finish();
     save_trajectory_strip(a.trajectory, frames);
     save_grid(a.out, ops::clamp(ops::to(frames.back(), Device::CPU), -1.0, 1.0), nrow);
     std::printf("wrote %s and trajectory %s (%zu frames)\n", a.out.c_str(), a.trajectory.c_str(), frames.size());
   } else {
     diffusion::SampleResult r = run_sampler_split(den, schedule, shape, gen, st, common);
+    progress.finish();
     if (!root) return;
     save_grid(a.out, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0), nrow);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

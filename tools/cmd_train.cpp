@@ -32,6 +32,7 @@
 #include "nn/safetensors.h"
 #include "tools/cli.h"
 #include "tools/config_flags.h"
+#include "tools/loss_log.h"
 #include "tools/model_io.h"
 #include "tools/sampling.h"
 
@@ -45,6 +46,7 @@ struct TrainArgs {
   std::string out;
   bool resume = false;
   bool quiet = false;
+  bool stop_on_divergence = false;  // a run behaviour, like --quiet: not a config key
   bool markdown = false;
   ConfigFlags flags;  // one per field of TrainConfig, applied over preset and file
 };
@@ -56,76 +58,6 @@ diffusion::TrainerConfig trainer_config(const TrainConfig& c) {
   t.seed = c.seed + 1;  // times, noise and label dropout; the data order uses c.seed
   return t;
 }
-
-// The loss log: one CSV row per step, plus a PNG plot of the curve.
-class LossLog {
- public:
-  LossLog(const std::string& dir, int64_t resume_step) : csv_path_(dir + "/loss.csv"), png_path_(dir + "/loss.png") {
-    // On resume keep the rows up to the checkpoint's step (later ones were
-    // written after the checkpoint and will be recomputed identically).
-    std::vector<std::string> kept;
-    if (resume_step > 0) {
-      std::ifstream in(csv_path_);
-      std::string line;
-      while (std::getline(in, line)) {
-        long long step = 0;
-        double loss = 0, lr = 0;
-        if (std::sscanf(line.c_str(), "%lld,%lf,%lf", &step, &loss, &lr) == 3 && step <= resume_step) {
-          kept.push_back(line);
-          losses_.push_back(loss);
-        }
-      }
-    }
-    out_.open(csv_path_, std::ios::trunc);
-    DRIFT_CHECK(out_.good(), "cannot write '", csv_path_, "'");
-    out_ << "step,loss,lr\n";
-    for (const std::string& l : kept) out_ << l << "\n";
-    out_.flush();
-  }
-  void add(int64_t step, double loss, double lr) {
-    char buf[96];
-    std::snprintf(buf, sizeof(buf), "%lld,%.6g,%.6g\n", static_cast<long long>(step), loss, lr);
-    out_ << buf;
-    losses_.push_back(loss);
-  }
-  // Flushes the CSV and redraws the plot: the loss per step (binned to at
-  // most ~2000 points) and its exponential moving average.
-  void flush_and_plot() {
-    out_.flush();
-    if (losses_.empty()) return;
-    const size_t n = losses_.size();
-    const size_t bin = std::max<size_t>(1, n / 2000);
-    PlotSeries raw, smooth;
-    raw.r = 160; raw.g = 190; raw.b = 230;
-    smooth.r = 31; smooth.g = 119; smooth.b = 180;
-    raw.x0 = smooth.x0 = 1.0 + static_cast<double>(bin - 1) / 2.0;  // bin centres, steps count from 1
-    raw.dx = smooth.dx = static_cast<double>(bin);
-    double ema = losses_[0];
-    const double decay = std::min(0.99, 1.0 - 1.0 / (1.0 + static_cast<double>(n) / 50.0));
-    double acc = 0, acc_ema = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n; ++i) {
-      ema = decay * ema + (1 - decay) * losses_[i];  // moving average for the dark line
-      acc += losses_[i];
-      acc_ema += ema;
-      if (++k == bin) {
-        raw.y.push_back(acc / static_cast<double>(bin));
-        smooth.y.push_back(acc_ema / static_cast<double>(bin));
-        acc = acc_ema = 0;
-        k = 0;
-      }
-    }
-    PlotOptions opt;
-    opt.log_y = true;
-    opt.title = str("training loss (", n, " steps; log scale)");
-    write_line_plot(png_path_, {raw, smooth}, opt);
-  }
-
- private:
-  std::string csv_path_, png_path_;
-  std::ofstream out_;
-  std::vector<double> losses_;
-};
 
 void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
                  const std::string& path) {
@@ -205,6 +137,11 @@ void run_train(const TrainArgs& args) {
   c.validate();
   const Device device = c.device;
   const bool root = dist::is_root();  // the only process that writes or prints
+  // Temporary checkpoints of killed runs (checkpoint.safetensors.tmp.<pid>).
+  if (root) {
+    if (const int stale = remove_stale_temporaries(ckpt_path))
+      std::printf("removed %d unfinished checkpoint file(s) of an interrupted run\n", stale);
+  }
   const int world = dist::world_size();
   DRIFT_CHECK(c.batch_size % world == 0, "drift train: the batch of ", c.batch_size,
               " images is split over the processes, but ", world, " processes do not divide it",
@@ -279,17 +216,20 @@ void run_train(const TrainArgs& args) {
                 static_cast<long long>(net.num_parameters()), config::enum_name(c.model.schedule),
                 static_cast<long long>(c.model.timesteps), config::enum_name(c.model.prediction), c.optim.lr);
   }
+
+  // 4. The loop: one Trainer step per batch (DDPM algorithm 1, see diffusion/trainer.h).
+  std::unique_ptr<LossLog> log;  // rank 0 writes
+  if (root) log = std::make_unique<LossLog>(out, state.step);
   auto save = [&] {
+    if (log) log->flush();  // every step up to the checkpoint's is on disk before the checkpoint
     trainer.check_replicas(str("at step ", state.step));  // every rank must hold the same state
     LoaderState ls = loader.state();
     data_gen = Generator(ls.seed, static_cast<uint64_t>(ls.epoch * n_images + ls.position));
     if (root) nn::save_checkpoint(ckpt_path, state);  // atomic: temporary file + rename
   };
 
-  // 4. The loop: one Trainer step per batch (DDPM algorithm 1, see diffusion/trainer.h).
-  std::unique_ptr<LossLog> log;
-  if (root) log = std::make_unique<LossLog>(out, state.step);
   ProgressBar bar(c.steps, state.step, !args.quiet && root);
+  DivergenceWatch divergence;
   double comm_wait = 0;
   double running = 0;
   int64_t running_n = 0;
@@ -305,6 +245,11 @@ void run_train(const TrainArgs& args) {
                 " (try a lower --lr or --grad-clip)");
     if (trainer.reducer()) comm_wait += trainer.reducer()->stats().wait_seconds;
     if (log) log->add(state.step, st.loss, st.lr);
+    const std::string warning = divergence.add(state.step, st.loss);
+    if (!warning.empty()) {
+      if (args.stop_on_divergence) throw Error(str("drift train: ", warning, "; stopped (--stop-on-divergence)"));
+      if (root) std::fprintf(stderr, "\nwarning: %s\n", warning.c_str());
+    }
     running += st.loss;
     ++running_n;
     char extra[64];
@@ -329,6 +274,8 @@ void run_train(const TrainArgs& args) {
     std::printf("communication: rank 0 waited %.3f s in all for gradient all-reduces after backward\n", comm_wait);
   std::printf("done: %lld steps (%.2f it/s this session); checkpoint %s, loss curve %s/loss.png\n",
               static_cast<long long>(state.step), bar.rate(), ckpt_path.c_str(), out.c_str());
+  if (divergence.diverged())
+    std::printf("warning: the loss diverged during this run (see above); the samples are likely noise\n");
 }
 
 }  // namespace
@@ -356,6 +303,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", args->out, "run folder (default runs/<preset>)");
   cmd->add_flag("--resume", args->resume, "continue from <out>/checkpoint.safetensors exactly where it stopped");
   cmd->add_flag("--quiet", args->quiet, "no progress bar");
+  cmd->add_flag("--stop-on-divergence", args->stop_on_divergence,
+                "stop with an error when the loss grows a hundredfold (else only a warning)");
   cmd->add_flag("--config-markdown", args->markdown, "print the presets and settings as markdown tables and exit");
   add_config_flags(cmd, TrainConfig::preset_config("mnist"), args->flags,
                    "Settings (defaults of the mnist preset; each is also a config.json key)");

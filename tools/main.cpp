@@ -1,6 +1,7 @@
 // drift: train diffusion models and sample from them.
 //   drift train --preset mnist --out runs/mnist
 //   drift sample --checkpoint runs/mnist/checkpoint.safetensors --sampler ddim --steps 50
+//   drift data get mnist                      (into the per-user data folder)
 //   drift img2img / inpaint / eval ...      (drift <command> --help for each)
 //   mpirun -np 4 drift train ...            (data-parallel, docs/DISTRIBUTED.md)
 #include <cstdio>
@@ -12,6 +13,8 @@
 #include "tools/model_io.h"
 
 int main(int argc, char** argv) {
+  // Line-buffered even into a file or pipe: a log shows every finished line at once.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"drift: train diffusion models and sample from them (see docs/CLI.md)", "drift"};
   // The version line names the CPU kernel level (tensor/cpu/isa.h); a bad
   // DRIFT_CPU_ISA is reported here, before any work starts.
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   drift::cli::add_sample_command(app);
   drift::cli::add_edit_commands(app);
   drift::cli::add_eval_command(app);
+  drift::cli::add_data_command(app);
   // Under mpirun: one process per rank. An error on any rank ends the whole
   // job (MPI_Abort) with the rank in the message, so no rank waits forever.
   auto fail = [](const char* what) {

@@ -54,6 +54,13 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
+std::string format_number(double v, const char* fmt) {
+  if (std::isnan(v)) return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, v);
+  return buf;
+}
+
 void ProgressBar::update(int64_t done, const std::string& extra) {
   done_ = done;
   if (!enabled_) return;
@@ -81,6 +88,20 @@ void ProgressBar::update(int64_t done, const std::string& extra) {
 void ProgressBar::finish() {
   if (enabled_ && drawn_ && ::isatty(::fileno(stderr))) std::fprintf(stderr, "\n");
   drawn_ = false;
+}
+
+void check_output_path(const std::string& path, const std::string& flag) {
+  namespace fs = std::filesystem;
+  DRIFT_CHECK(!path.empty(), flag, ": expected a file name, got an empty one");
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  DRIFT_CHECK(fs::is_directory(dir, ec), flag, " '", path, "': the folder '", dir.string(),
+              "' does not exist (create it first)");
+  DRIFT_CHECK(!fs::is_directory(p, ec), flag, " '", path, "' is a folder; expected a file name such as ",
+              (p / "samples.png").string());
+  DRIFT_CHECK(::access(dir.c_str(), W_OK) == 0, flag, " '", path, "': the folder '", dir.string(),
+              "' is not writable");
 }
 
 void make_dirs(const std::string& path) {

@@ -70,6 +70,12 @@ class ProgressBar {
 };
 
 std::string format_duration(double seconds);  // "1:02:03" or "02:03"
+// printf-formats a number, but a NaN as plain "nan" (glibc prints "-nan").
+std::string format_number(double v, const char* fmt = "%.4f");
+
+// Checks, before any work, that a file can be written at `path`: its folder
+// exists and is writable. `flag` names the option in the message ("-o").
+void check_output_path(const std::string& path, const std::string& flag);
 
 // Creates a folder (and its parents); throws naming it on failure.
 void make_dirs(const std::string& path);

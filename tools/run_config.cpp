@@ -1,6 +1,7 @@
 #include "tools/run_config.h"
 
 #include "data/cifar.h"
+#include "data/download.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "nn/json_bounded.h"
@@ -8,10 +9,11 @@
 namespace drift::cli {
 
 std::string default_data_path(DataKind k) {
+  // The per-user data folder (drift data get NAME), else a hint how to fill it.
   switch (k) {
-    case DataKind::MNIST: return "/work/shared/data/mnist";
-    case DataKind::FashionMNIST: return "/usr/share/datasets/fashion-mnist";
-    case DataKind::CIFAR10: return "/work/shared/data/cifar-10-binary.tar.gz";
+    case DataKind::MNIST: return find_dataset("mnist");
+    case DataKind::FashionMNIST: return find_dataset("fashion-mnist");
+    case DataKind::CIFAR10: return find_dataset("cifar10");
     case DataKind::ImageFolder: return "";
   }
   return "";

@@ -79,7 +79,8 @@ std::string config_markdown();
 
 inline const char* data_kind_name(DataKind k) { return config::enum_name(k); }
 
-// The default location of each data set.
+// The default location of each data set: the per-user data folder
+// (data/download.h: find_dataset); throws saying how to get a missing one.
 std::string default_data_path(DataKind k);
 // Loads the configured training (or test) data.
 Dataset load_dataset(DataKind kind, const std::string& path, Split split);

@@ -29,6 +29,8 @@ Tensor SampleArgs::label_tensor(const LoadedModel& m, int64_t n) const {
   if (classes == 0) {
     DRIFT_CHECK(labels.empty(), "--labels given, but the model in '", checkpoint,
                 "' is unconditional (train with --class-conditional)");
+    DRIFT_CHECK(guidance == 1.0, "--guidance ", guidance, " given, but the model in '", checkpoint,
+                "' is unconditional: classifier-free guidance needs a model trained with --class-conditional");
     return Tensor();
   }
   std::vector<int64_t> list;
@@ -76,6 +78,7 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
   cmd->add_flag("--no-ema", a.no_ema, "use the raw weights instead of their moving average");
+  cmd->add_flag("--quiet", a.quiet, "no progress bar");
 }
 
 }  // namespace drift::cli

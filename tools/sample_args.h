@@ -23,6 +23,7 @@ struct SampleArgs {
   uint64_t seed = 0;
   int64_t n = 16;
   bool no_ema = false;
+  bool quiet = false;  // no progress bar
   std::string device = "cpu";  // where the model runs and the samples live
 
   SamplerSettings settings() const;

@@ -106,7 +106,9 @@ std::vector<Tensor> sample_trajectory(Denoiser& model, const DiscreteSchedule& s
   std::vector<Tensor> out;
   int64_t next_frame = 0;
   SampleOptions opt = common;
+  const auto outer = common.on_step;  // e.g. a progress bar
   opt.on_step = [&](const Tensor& x, int64_t step, int64_t total) {
+    if (outer) outer(x, step, total);
     // Frame k of frames-1 is taken after step round(k total / (frames-1)) (frame 0: the noise).
     while (next_frame < frames && step * (frames - 1) >= next_frame * total) {
       out.push_back(ops::to(ops::clamp(x, -1.0, 1.0), Device::CPU));
@@ -150,6 +152,34 @@ SampleResult run_sampler_split(Denoiser& model, const DiscreteSchedule& schedule
     if (N * (k + 1) / W > N * k / W) parts.push_back(ops::narrow(all, 0, k * per, N * (k + 1) / W - N * k / W));
   res.x = ops::contiguous(ops::cat(parts, 0));
   return res;
+}
+
+struct SamplingProgress::State {
+  int64_t runs = 1, run = 0;
+  bool enabled = true;
+  std::unique_ptr<ProgressBar> bar;  // made at the first step, when the total is known
+};
+
+SamplingProgress::SamplingProgress(int64_t runs, bool enabled) : state_(std::make_shared<State>()) {
+  state_->runs = std::max<int64_t>(1, runs);
+  state_->enabled = enabled;
+}
+
+SampleOptions SamplingProgress::attach(SampleOptions opt) const {
+  std::shared_ptr<State> s = state_;
+  const auto inner = opt.on_step;
+  opt.on_step = [s, inner](const Tensor& x, int64_t step, int64_t total) {
+    if (inner) inner(x, step, total);
+    if (!s->bar) s->bar = std::make_unique<ProgressBar>(s->runs * total, 0, s->enabled);
+    s->bar->update(s->run * total + step, "sampler steps");
+  };
+  return opt;
+}
+
+void SamplingProgress::next_run() { ++state_->run; }
+
+void SamplingProgress::finish() {
+  if (state_->bar) state_->bar->finish();
 }
 
 }  // namespace drift::cli

@@ -2,6 +2,7 @@
 // Choosing and running one of the diffusion module's samplers from
 // command-line settings, for `drift sample`, `img2img`, `inpaint`, `eval`
 // and the sample grids of `drift train`.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,5 +51,25 @@ diffusion::SampleResult run_sampler_split(diffusion::Denoiser& model, const diff
 std::vector<Tensor> sample_trajectory(diffusion::Denoiser& model, const diffusion::DiscreteSchedule& schedule,
                                     const Shape& shape, Generator& gen, const SamplerSettings& settings,
                                     const diffusion::SampleOptions& common, int64_t frames);
+
+// A progress bar with ETA over the steps of one or more sampler runs (eval
+// samples in batches): on stderr, redrawn in place on a terminal, else a line
+// every 10 s and at the end.
+//   SamplingProgress progress(runs);
+//   for each run: run_sampler(..., progress.attach(options)); progress.next_run();
+//   progress.finish();
+// The adaptive RK45 solver reports no steps, so it shows no bar.
+class SamplingProgress {
+ public:
+  explicit SamplingProgress(int64_t runs = 1, bool enabled = true);
+  // `opt` with an on_step hook that draws the bar (after any hook it had).
+  diffusion::SampleOptions attach(diffusion::SampleOptions opt) const;
+  void next_run();
+  void finish();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
 
 }  // namespace drift::cli
