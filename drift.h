@@ -13,6 +13,8 @@
 #include "tensor/ops.h"
 #include "tensor/rng.h"
 #include "tensor/profiler.h"
+// processes: single, MPI, NCCL communicators
+#include "dist/comm.h"
 // reverse-mode autograd
 #include "autograd/engine.h"
 #include "autograd/functions.h"

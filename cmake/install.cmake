@@ -14,8 +14,8 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(DRIFT_LAYERS tensor autograd nn diffusion data)   # the public layers (headers installed)
-set(DRIFT_INSTALL_TARGETS drift_tensor drift_backends drift_autograd drift_all)
+set(DRIFT_LAYERS tensor dist autograd nn diffusion data)   # the public layers (headers installed)
+set(DRIFT_INSTALL_TARGETS drift_tensor drift_backends drift_dist drift_autograd drift_all)
 foreach(lib drift_cuda drift_nn drift_diffusion drift_data)
   if(TARGET ${lib})
     list(APPEND DRIFT_INSTALL_TARGETS ${lib})
@@ -39,6 +39,7 @@ endif()
 install(EXPORT driftTargets NAMESPACE drift:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/drift)
 
 set(DRIFT_CONFIG_HAVE_CUDA ${DRIFT_HAVE_CUDA})
+set(DRIFT_CONFIG_HAVE_MPI ${DRIFT_HAVE_MPI})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/drift-config.cmake.in
   ${PROJECT_BINARY_DIR}/drift-config.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/drift)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/drift-config-version.cmake
@@ -55,7 +56,7 @@ install(CODE "
 
 # pkg-config: the same libraries, in link order, with what they need.
 set(DRIFT_PC_LIBS "")
-foreach(lib drift_data drift_diffusion drift_nn drift_autograd)
+foreach(lib drift_data drift_diffusion drift_nn drift_autograd drift_dist)
   if(TARGET ${lib})
     string(APPEND DRIFT_PC_LIBS " -l${lib}")
   endif()
@@ -67,6 +68,9 @@ string(APPEND DRIFT_PC_LIBS " -ldrift_tensor")
 # Static libraries: what they link against goes into Libs itself.
 set(DRIFT_PC_LIBS_EXTRA "-lpng -ljpeg -lcurl -lcrypto ${OpenMP_CXX_FLAGS}")
 foreach(l ${BLAS_LIBRARIES})
+  string(APPEND DRIFT_PC_LIBS_EXTRA " ${l}")
+endforeach()
+foreach(l ${MPI_C_LIBRARIES})
   string(APPEND DRIFT_PC_LIBS_EXTRA " ${l}")
 endforeach()
 if(DRIFT_HAVE_CUDA)
