@@ -163,7 +163,7 @@ TEST_F(CliTrial, KillNineAndResumeKeepEveryStepOnce) {
 }
 
 TEST_F(CliTrial, ExplodingLossWarnsOrStops) {
-  const std::string exploding = " --lr 100 --grad-clip 0";
+  const std::string exploding = " --lr 10 --grad-clip 0";  // the loss goes from 0.8 to about 1e6
   Result warn = run(train_args(dir, "lr", 60) + exploding);
   EXPECT_EQ(warn.status, 0) << warn.output;
   EXPECT_NE(warn.output.find("warning: the loss is diverging"), std::string::npos) << warn.output;
