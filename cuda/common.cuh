@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <utility>
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "cuda/check.h"
 #include "cuda/kernels.h"
 #include "tensor/backend.h"
@@ -44,8 +47,39 @@ void dispatch_all(DType t, const char* what, F&& f) {
     case DType::Float32: f(float{}); return;
     case DType::Float64: f(double{}); return;
     case DType::Int64: f(int64_t{}); return;
+    default: break;
   }
   throw Error(str("CUDA ", what, ": unsupported dtype ", dtype_name(t)));
+}
+
+// The storage dtypes, 16-bit ones included (only Fill/Copy and the kernels
+// marked half_native see those: dispatch widens them for the rest).
+template <class F>
+void dispatch_storage(DType t, const char* what, F&& f) {
+  switch (t) {
+    case DType::BFloat16: f(__nv_bfloat16{}); return;
+    case DType::Float16: f(__half{}); return;
+    default: dispatch_all(t, what, std::forward<F>(f));
+  }
+}
+
+// Conversions between any two storage types; 16-bit types go through float32
+// (round to nearest even), as on the CPU (tensor/half.h).
+template <class T> struct is_16bit { static constexpr bool value = false; };
+template <> struct is_16bit<__nv_bfloat16> { static constexpr bool value = true; };
+template <> struct is_16bit<__half> { static constexpr bool value = true; };
+template <class T> __host__ __device__ inline float to_f32(T v) { return static_cast<float>(v); }
+template <> __host__ __device__ inline float to_f32<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <> __host__ __device__ inline float to_f32<__half>(__half v) { return __half2float(v); }
+template <class T> __host__ __device__ inline T from_f32(float v) { return static_cast<T>(v); }
+template <> __host__ __device__ inline __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __host__ __device__ inline __half from_f32<__half>(float v) { return __float2half_rn(v); }
+template <class To, class From>
+__host__ __device__ inline To convert(From v) {
+  if constexpr (is_16bit<To>::value || is_16bit<From>::value)
+    return from_f32<To>(to_f32<From>(v));
+  else
+    return static_cast<To>(v);
 }
 
 // ---- strided, broadcasting indexing -------------------------------------------

@@ -1,4 +1,5 @@
-// Fill and Copy: strided writes, broadcasting reads, dtype conversion.
+// Fill and Copy: strided writes, broadcasting reads, dtype conversion
+// (bfloat16/float16 included, through float32).
 //   Fill: out[0] <- value (any strides).
 //   Copy: out[0] <- in[0], in[0] broadcast to out[0]'s shape, converted to
 //         out[0]'s dtype; both on the device.
@@ -46,12 +47,12 @@ __global__ void copy_kernel(To* dst, const From* src, Strided<2> s, int64_t n) {
   DRIFT_CUDA_KERNEL_LOOP(i, n) {
     int64_t off[2];
     s.offsets(i, off);
-    dst[off[0]] = static_cast<To>(src[off[1]]);
+    dst[off[0]] = convert<To>(src[off[1]]);
   }
 }
 template <class To, class From>
 __global__ void copy_contiguous_kernel(To* dst, const From* src, int64_t n) {
-  DRIFT_CUDA_KERNEL_LOOP(i, n) dst[i] = static_cast<To>(src[i]);
+  DRIFT_CUDA_KERNEL_LOOP(i, n) dst[i] = convert<To>(src[i]);
 }
 
 void fill(const KernelArgs& args) {
@@ -60,9 +61,9 @@ void fill(const KernelArgs& args) {
   if (n == 0) return;
   double value = args.p<FillParams>().value;
   Strided<1> s = make_strided<1>(out.shape(), {&out});
-  dispatch_all(out.dtype(), "Fill", [&](auto tag) {
+  dispatch_storage(out.dtype(), "Fill", [&](auto tag) {
     using T = decltype(tag);
-    T v = static_cast<T>(value);
+    T v = is_16bit<T>::value ? from_f32<T>(static_cast<float>(value)) : convert<T>(value);
     if (s.all_contiguous())
       fill_contiguous_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<T*>(out.data_ptr()), n, v);
     else
@@ -76,9 +77,9 @@ void device_copy(const Tensor& dst, const Tensor& src) {
   int64_t n = dst.numel();
   if (n == 0) return;
   Strided<2> s = make_strided<2>(dst.shape(), {&dst, &src});
-  dispatch_all(dst.dtype(), "Copy", [&](auto to_tag) {
+  dispatch_storage(dst.dtype(), "Copy", [&](auto to_tag) {
     using To = decltype(to_tag);
-    dispatch_all(src.dtype(), "Copy", [&](auto from_tag) {
+    dispatch_storage(src.dtype(), "Copy", [&](auto from_tag) {
       using From = decltype(from_tag);
       To* d = static_cast<To*>(dst.data_ptr());
       const From* p = static_cast<const From*>(src.data_ptr());
@@ -109,7 +110,7 @@ const void* contiguous_data(const Tensor& t, DeviceBuffer& scratch) {
   // Operand 0: the contiguous scratch buffer; operand 1: t with its strides.
   int64_t n = t.numel();
   Strided<2> s = make_strided<2>(t.shape(), {contiguous_strides(t.shape()), t.strides()});
-  dispatch_all(t.dtype(), "contiguous", [&](auto tag) {
+  dispatch_storage(t.dtype(), "contiguous", [&](auto tag) {
     using T = decltype(tag);
     copy_kernel<T, T><<<blocks_for(n), kThreads>>>(scratch.as<T>(), static_cast<const T*>(t.data_ptr()), s, n);
     DRIFT_CUDA_CHECK_LAUNCH();
@@ -120,6 +121,8 @@ const void* contiguous_data(const Tensor& t, DeviceBuffer& scratch) {
 void register_copy_kernels(Backend& b) {
   b.kernels[static_cast<int>(OpKind::Fill)] = fill;
   b.kernels[static_cast<int>(OpKind::Copy)] = copy;
+  b.half_native[static_cast<int>(OpKind::Fill)] = true;  // both convert 16-bit types themselves
+  b.half_native[static_cast<int>(OpKind::Copy)] = true;
 }
 
 }  // namespace drift::cuda

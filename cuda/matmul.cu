@@ -1,4 +1,5 @@
-// Batched matrix product with cuBLAS (sgemm/dgemm, strided-batched).
+// Batched matrix product with cuBLAS (sgemm/dgemm, strided-batched; bf16/fp16
+// through cublasGemmStridedBatchedEx with float32 accumulation).
 //   in[0] = a [.., M, K], in[1] = b [.., K, N], out[0] = c [B, M, N] contiguous.
 // Each matrix of a and b has unit stride in one of its two dims, so it is
 // either row-major (passed as is) or a transposed view (passed with the
@@ -106,13 +107,24 @@ void matmul(const KernelArgs& args) {
                                                  static_cast<const double*>(b.data_ptr()), ldf, sb,
                                                  static_cast<const double*>(a.data_ptr()), lds, sa, &beta,
                                                  static_cast<double*>(c.data_ptr()), ldc, p.m * p.n, batch));
+  } else if (is_half(c.dtype())) {
+    // 16-bit operands and result on tensor cores, float32 accumulation
+    // (CUBLAS_COMPUTE_32F): the mixed-precision GEMM of nn/autocast.h.
+    const cudaDataType_t t = c.dtype() == DType::BFloat16 ? CUDA_R_16BF : CUDA_R_16F;
+    const float alpha = 1.f, beta = 0.f;
+    DRIFT_CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, op_first, op_second, m, n, k, &alpha, b.data_ptr(), t, ldf, sb,
+                                                  a.data_ptr(), t, lds, sa, &beta, c.data_ptr(), t, ldc, p.m * p.n,
+                                                  batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   } else {
-    throw Error(str("CUDA Matmul: expected float32 or float64, got ", dtype_name(c.dtype())));
+    throw Error(str("CUDA Matmul: expected float32, float64, bfloat16 or float16, got ", dtype_name(c.dtype())));
   }
 }
 
 }  // namespace
 
-void register_matmul_kernels(Backend& b) { b.kernels[static_cast<int>(OpKind::Matmul)] = matmul; }
+void register_matmul_kernels(Backend& b) {
+  b.kernels[static_cast<int>(OpKind::Matmul)] = matmul;
+  b.half_native[static_cast<int>(OpKind::Matmul)] = true;  // cublasGemmEx on tensor cores
+}
 
 }  // namespace drift::cuda

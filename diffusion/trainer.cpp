@@ -34,6 +34,7 @@ Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, Tr
   ao.weight_decay = cfg_.weight_decay;
   optimizer_ = std::make_unique<nn::AdamW>(module_.named_parameters(), ao);
   if (cfg_.ema_decay > 0) ema_ = std::make_unique<nn::EMA>(module_, cfg_.ema_decay);
+  if (cfg_.precision == nn::Precision::FP16) scaler_ = std::make_unique<nn::GradScaler>();
   schedule_.base_lr = cfg_.lr;
   schedule_.warmup_steps = cfg_.warmup_steps;
   schedule_.total_steps = cfg_.total_steps;
@@ -185,26 +186,45 @@ TrainStats Trainer::step(const Tensor& x0, const Tensor& labels) {
   TrainStats s;
   schedule_.apply(*optimizer_, optimizer_->step_count());  // warm-up, then decay
   optimizer_->zero_grad();
-  Tensor l = loss(x0, labels);
+  Tensor l;
+  {
+    nn::Autocast autocast(cfg_.precision);  // GEMMs/convs in 16 bits when asked (nn/autocast.h)
+    l = loss(x0, labels);
+  }
+  const Tensor root = scaler_ ? scaler_->scale_loss(l) : l;  // fp16: loss x scale, so small gradients survive
   if (reducer_) {
     // Each rank's loss is the mean over its rows; the mean of the ranks'
     // gradients is the gradient of the global mean (equal rows per rank).
     reducer_->begin();
-    backward(l, Tensor(), false, [this](const AutogradMeta* leaf) { reducer_->ready(leaf); });
+    backward(root, Tensor(), false, [this](const AutogradMeta* leaf) { reducer_->ready(leaf); });
     reducer_->finish();
     Tensor lg = ops::reshape(ops::to(l.detach(), DType::Float64), {1});
     comm_->all_reduce(lg, dist::ReduceOp::Mean);
     s.loss = ops::item(lg);
   } else {
-    backward(l);
+    backward(root);
     s.loss = ops::item(l);
   }
   // Clipping below sees the averaged gradients: its norm is the global one.
   std::vector<Tensor> params = module_.parameters();
+  if (scaler_) {
+    s.loss_scale = scaler_->scale();
+    scaler_->unscale(params);
+  }
   if (cfg_.grad_clip > 0) {
     s.grad_norm = nn::clip_grad_norm(params, cfg_.grad_clip);
   } else {
     s.grad_norm = nn::clip_grad_norm(params, 1e300);  // only measures
+  }
+  if (scaler_) {
+    const bool found_inf = !std::isfinite(s.grad_norm);
+    scaler_->update(found_inf);
+    if (found_inf) {  // skip the update; the step counter does not advance
+      s.skipped = true;
+      s.lr = optimizer_->lr();
+      s.step = optimizer_->step_count();
+      return s;
+    }
   }
   optimizer_->step();
   if (ema_) ema_->update(optimizer_->step_count());  // decay warms up with the step count

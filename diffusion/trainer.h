@@ -9,6 +9,7 @@
 
 #include "diffusion/denoiser.h"
 #include "dist/reducer.h"
+#include "nn/autocast.h"
 #include "nn/config.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
@@ -90,7 +91,9 @@ DRIFT_CONFIG_ENUM(TimeSampling, {TimeSampling::Uniform, "uniform"}, {TimeSamplin
   X(double, grad_clip, 1.0, config::in(0, 1e12), "clip the global gradient norm to this (0: off)")       \
   X(double, ema_decay, 0.999, config::in(0, 1), "decay of the weights' moving average (0: no EMA)")      \
   X(double, label_dropout, 0.1, config::in(0, 0.99),                                                      \
-    "probability of replacing a label by the null label (classifier-free guidance training)")
+    "probability of replacing a label by the null label (classifier-free guidance training)")             \
+  X(nn::Precision, precision, nn::Precision::FP32, config::any(),                                          \
+    "mixed precision (nn/autocast.h): fp32, bf16 or fp16 (GEMMs/convs in 16 bits, fp16 with loss scaling)")
 
 struct TrainerConfig {
   DRIFT_CONFIG_FIELDS(DRIFT_TRAINER_FIELDS)
@@ -105,6 +108,8 @@ struct TrainStats {
   double loss = 0;
   double grad_norm = 0;   // before clipping
   double lr = 0;
+  bool skipped = false;   // fp16: non-finite gradients, no update (loss scale halved)
+  double loss_scale = 1;  // fp16: the loss scale used for this step
 };
 
 class Trainer {
@@ -142,6 +147,7 @@ class Trainer {
   nn::Optimizer& optimizer() { return *optimizer_; }
   nn::EMA* ema() { return ema_.get(); }  // null when disabled
   Generator& generator() { return gen_; }
+  nn::GradScaler* grad_scaler() { return scaler_.get(); }  // null unless precision is fp16
   const TrainerConfig& config() const { return cfg_; }
   const nn::LRSchedule& lr_schedule() const { return schedule_; }
 
@@ -153,6 +159,7 @@ class Trainer {
   Generator gen_;
   std::unique_ptr<nn::AdamW> optimizer_;
   std::unique_ptr<nn::EMA> ema_;
+  std::unique_ptr<nn::GradScaler> scaler_;  // fp16 only
   nn::LRSchedule schedule_;
   dist::Communicator* comm_ = nullptr;  // data-parallel when set
   std::unique_ptr<dist::GradReducer> reducer_;

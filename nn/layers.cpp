@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "nn/autocast.h"
+
 namespace drift::nn {
 
 namespace {
@@ -24,7 +26,8 @@ Linear::Linear(int64_t in, int64_t out, Generator& init, bool has_bias)
 Tensor Linear::forward(const Tensor& x) {
   DRIFT_CHECK(x.dim() >= 1 && x.size(-1) == in_features, "Linear(", in_features, " -> ", out_features,
               "): expected input [..., ", in_features, "], got ", shape_str(x.shape()));
-  return linear(x, weight, bias);  // x W^T + b
+  // x W^T + b; 16-bit operands under autocast (nn/autocast.h), float32 result.
+  return autocast_result(linear(autocast_operand(x), autocast_operand(weight), autocast_operand(bias)));
 }
 
 // ---------------------------------------------------------------- Conv2d
@@ -41,7 +44,8 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, Generator& init, int64_t stri
 Tensor Conv2d::forward(const Tensor& x) {
   DRIFT_CHECK(x.dim() == 4 && x.size(1) == in_channels, "Conv2d(", in_channels, " -> ", out_channels,
               "): expected input [N, ", in_channels, ", H, W], got ", shape_str(x.shape()));
-  return conv2d(x, weight, bias, stride, padding);
+  return autocast_result(
+      conv2d(autocast_operand(x), autocast_operand(weight), autocast_operand(bias), stride, padding));
 }
 
 // ---------------------------------------------------------------- GroupNorm
@@ -152,10 +156,11 @@ Tensor AttnBlock::forward(const Tensor& x) {
     v = select(v, 1, 0);
   }
   // w = q^T k / sqrt(d): [.., N, d] x [.., d, N] -> [.., N, N]; the transpose is a view (BLAS flag).
-  Tensor w = mul(matmul(transpose(q, -1, -2), k), scale);
+  // (16-bit operands under autocast; softmax stays float32.)
+  Tensor w = mul(autocast_result(matmul(autocast_operand(transpose(q, -1, -2)), autocast_operand(k))), scale);
   w = softmax(w, -1);  // over key positions
   // out = v w^T: [.., d, N] x [.., N, N] -> [.., d, N]
-  Tensor out = matmul(v, transpose(w, -1, -2));
+  Tensor out = autocast_result(matmul(autocast_operand(v), autocast_operand(transpose(w, -1, -2))));
   return add(x, proj->forward(reshape(out, {b, c, hh, ww})));
 }
 

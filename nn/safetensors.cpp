@@ -23,6 +23,8 @@ const char* st_dtype_name(DType t) {
     case DType::Float32: return "F32";
     case DType::Float64: return "F64";
     case DType::Int64: return "I64";
+    case DType::BFloat16: return "BF16";  // as PyTorch writes torch.bfloat16
+    case DType::Float16: return "F16";
   }
   return "?";
 }
@@ -31,6 +33,8 @@ bool parse_st_dtype(const std::string& s, DType& out) {
   if (s == "F32") out = DType::Float32;
   else if (s == "F64") out = DType::Float64;
   else if (s == "I64") out = DType::Int64;
+  else if (s == "BF16") out = DType::BFloat16;
+  else if (s == "F16") out = DType::Float16;
   else return false;
   return true;
 }
@@ -166,7 +170,8 @@ SafetensorsContents load_safetensors(const std::string& path) {
     e.name = name;
     DRIFT_CHECK(v["dtype"].is_string(), where, "dtype must be a string, found ", json_excerpt(v["dtype"]));
     std::string dt = v["dtype"].get<std::string>();
-    DRIFT_CHECK(parse_st_dtype(dt, e.dtype), where, "unsupported dtype '", dt, "' (drift reads F32, F64, I64)");
+    DRIFT_CHECK(parse_st_dtype(dt, e.dtype), where, "unsupported dtype '", dt,
+                "' (drift reads F32, F64, I64, BF16, F16)");
     DRIFT_CHECK(v["shape"].is_array(), where, "shape must be an array, found ", json_excerpt(v["shape"]));
     for (const auto& d : v["shape"]) {
       DRIFT_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, where,

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "tensor/ops.h"
 #include "tensor/profiler.h"
 
 namespace drift {
@@ -105,19 +106,52 @@ const Backend& backend(Device d) {
   return *b;
 }
 
+namespace {
+bool has_half_operand(const KernelArgs& args) {
+  for (const Tensor* t : args.in)
+    if (t && t->defined() && is_half(t->dtype())) return true;
+  for (const Tensor* t : args.out)
+    if (t && t->defined() && is_half(t->dtype())) return true;
+  return false;
+}
+
+// Runs a float32 kernel on 16-bit operands: inputs widened to float32,
+// outputs computed in float32 (starting from their current values, since
+// some kernels accumulate into them) and rounded back to nearest even.
+void run_widened(KernelFn fn, const KernelArgs& args) {
+  KernelArgs wide = args;
+  std::array<Tensor, 5> in32;
+  std::array<Tensor, 3> out32;
+  for (size_t i = 0; i < args.in.size(); ++i)
+    if (args.in[i] && args.in[i]->defined() && is_half(args.in[i]->dtype())) {
+      in32[i] = ops::to(*args.in[i], DType::Float32);
+      wide.in[i] = &in32[i];
+    }
+  for (size_t i = 0; i < args.out.size(); ++i)
+    if (args.out[i] && args.out[i]->defined() && is_half(args.out[i]->dtype())) {
+      out32[i] = ops::contiguous(ops::to(*args.out[i], DType::Float32));
+      wide.out[i] = &out32[i];
+    }
+  fn(wide);
+  for (size_t i = 0; i < args.out.size(); ++i)
+    if (out32[i].defined()) ops::copy_(*args.out[i], out32[i]);
+}
+}  // namespace
+
 void dispatch(OpKind op, Device device, const KernelArgs& args) {
   const Backend& b = backend(device);
   KernelFn fn = b.kernels[static_cast<int>(op)];
   DRIFT_CHECK(fn != nullptr, "op ", op_name(op), " has no kernel on ", b.name);
   if (DispatchObserver obs = g_observer.load(std::memory_order_relaxed)) obs(op, device);
+  const bool widen = !b.half_native[static_cast<int>(op)] && has_half_operand(args);
   if (profiler::mode() == profiler::Mode::Off) {
-    fn(args);
+    widen ? run_widened(fn, args) : fn(args);
     return;
   }
   // DRIFT_PROFILE (tensor/profiler.h): time the kernel, device work included.
   b.synchronize();
   const auto t0 = std::chrono::steady_clock::now();
-  fn(args);
+  widen ? run_widened(fn, args) : fn(args);
   b.synchronize();
   profiler::record(op, device, args, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }

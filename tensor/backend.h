@@ -27,6 +27,11 @@ struct Backend {
   std::string name;
   Allocator* allocator = nullptr;
   std::array<KernelFn, kNumOps> kernels{};
+  // Ops whose kernel reads and writes bfloat16/float16 itself. For every other
+  // op, dispatch() widens 16-bit operands to float32, runs the float32 kernel
+  // and rounds the results back (tensor/half.h), so every op works on the
+  // 16-bit storage types and accumulates in float32.
+  std::array<bool, kNumOps> half_native{};
   // Raw byte copies between this device and the host (contiguous buffers).
   void (*copy_to_host)(void* dst_host, const void* src_dev, size_t nbytes) = nullptr;
   void (*copy_from_host)(void* dst_dev, const void* src_host, size_t nbytes) = nullptr;
@@ -35,6 +40,12 @@ struct Backend {
   // a machine with no GPU).
   bool (*available)() = nullptr;
 };
+
+// For a kernel's dtype switch: the dtypes it has no code for (the 16-bit
+// storage types never reach a kernel that is not half_native).
+[[noreturn]] inline void kernel_dtype_error(const char* op, DType t) {
+  throw Error(str(op, ": this kernel has no ", dtype_name(t), " version"));
+}
 
 // Registers a backend. Throws if an op is missing from its table, naming it.
 void register_backend(const Backend& b);

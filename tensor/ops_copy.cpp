@@ -136,6 +136,8 @@ double item(const Tensor& t) {
     case DType::Float32: return static_cast<double>(*one.data<float>());
     case DType::Float64: return *one.data<double>();
     case DType::Int64: return static_cast<double>(*one.data<int64_t>());
+    case DType::BFloat16: return static_cast<float>(*one.data<bfloat16>());
+    case DType::Float16: return static_cast<float>(*one.data<float16>());
   }
   return 0;
 }

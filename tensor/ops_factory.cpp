@@ -57,6 +57,7 @@ Tensor host_1d(int64_t n, DType dtype, Device device, const F& v) {
     case DType::Float32: { float* p = h.data<float>(); for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(v(i)); break; }
     case DType::Float64: { double* p = h.data<double>(); for (int64_t i = 0; i < n; ++i) p[i] = v(i); break; }
     case DType::Int64: { int64_t* p = h.data<int64_t>(); for (int64_t i = 0; i < n; ++i) p[i] = static_cast<int64_t>(v(i)); break; }
+    default: return to(host_1d(n, DType::Float32, device, v), dtype);  // 16-bit: rounded from float32
   }
   return device == Device::CPU ? h : to(h, device);
 }

@@ -1,4 +1,5 @@
-// CPU kernels: Fill (out <- value) and Copy (out <- in, any strides, any dtype pair).
+// CPU kernels: Fill (out <- value) and Copy (out <- in, any strides, any dtype pair,
+// the 16-bit storage types included: they convert through float32, tensor/half.h).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -29,6 +30,8 @@ void fill_kernel(const KernelArgs& args) {
     case DType::Float32: fill_typed<float>(out, v); break;
     case DType::Float64: fill_typed<double>(out, v); break;
     case DType::Int64: fill_typed<int64_t>(out, v); break;
+    case DType::BFloat16: fill_typed<bfloat16>(out, v); break;
+    case DType::Float16: fill_typed<float16>(out, v); break;
   }
 }
 
@@ -110,6 +113,8 @@ void copy_from(Tensor& out, const Tensor& in) {
     case DType::Float32: copy_typed<To, float>(out, in); break;
     case DType::Float64: copy_typed<To, double>(out, in); break;
     case DType::Int64: copy_typed<To, int64_t>(out, in); break;
+    case DType::BFloat16: copy_typed<To, bfloat16>(out, in); break;
+    case DType::Float16: copy_typed<To, float16>(out, in); break;
   }
 }
 
@@ -121,6 +126,8 @@ void copy_kernel(const KernelArgs& args) {
     case DType::Float32: copy_from<float>(out, in); break;
     case DType::Float64: copy_from<double>(out, in); break;
     case DType::Int64: copy_from<int64_t>(out, in); break;
+    case DType::BFloat16: copy_from<bfloat16>(out, in); break;
+    case DType::Float16: copy_from<float16>(out, in); break;
   }
 }
 
@@ -129,6 +136,9 @@ void copy_kernel(const KernelArgs& args) {
 void register_copy_kernels(Backend& b) {
   b.kernels[static_cast<int>(OpKind::Fill)] = fill_kernel;
   b.kernels[static_cast<int>(OpKind::Copy)] = copy_kernel;
+  // Both convert to and from the 16-bit types themselves.
+  b.half_native[static_cast<int>(OpKind::Fill)] = true;
+  b.half_native[static_cast<int>(OpKind::Copy)] = true;
 }
 
 }  // namespace drift::cpu

@@ -87,6 +87,7 @@ void binary_kernel(const KernelArgs& args) {
         throw Error("CPU elementwise kernel: this binary op does not support int64 (expected float32 or float64)");
       }
       break;
+    default: kernel_dtype_error("elementwise.cpp", args.out[0]->dtype());
   }
 }
 
@@ -115,6 +116,7 @@ void where_kernel(const KernelArgs& args) {
     case DType::Float32: for_each_strided<4>(ts, where_run<float>); break;
     case DType::Float64: for_each_strided<4>(ts, where_run<double>); break;
     case DType::Int64: for_each_strided<4>(ts, where_run<int64_t>); break;
+    default: kernel_dtype_error("elementwise.cpp", args.out[0]->dtype());
   }
 }
 
@@ -190,6 +192,7 @@ void unary_kernel(const KernelArgs& args) {
         throw Error("CPU elementwise kernel: this unary op does not support int64 (expected float32 or float64)");
       }
       break;
+    default: kernel_dtype_error("elementwise.cpp", args.out[0]->dtype());
   }
 }
 
@@ -245,6 +248,7 @@ void affine_kernel(const KernelArgs& args) {
     case DType::Float32: affine_typed<float>(args); break;
     case DType::Float64: affine_typed<double>(args); break;
     case DType::Int64: affine_typed<int64_t>(args); break;  // a, b rounded to integers
+    default: kernel_dtype_error("elementwise.cpp", args.out[0]->dtype());
   }
 }
 
@@ -266,6 +270,7 @@ void clamp_kernel(const KernelArgs& args) {
     case DType::Float32: clamp_typed<float>(args); break;
     case DType::Float64: clamp_typed<double>(args); break;
     case DType::Int64: clamp_typed<int64_t>(args); break;
+    default: kernel_dtype_error("elementwise.cpp", args.out[0]->dtype());
   }
 }
 
@@ -286,6 +291,7 @@ void pow_scalar_kernel(const KernelArgs& args) {
     case DType::Float32: pow_scalar_typed<float>(args); break;
     case DType::Float64: pow_scalar_typed<double>(args); break;
     case DType::Int64: throw Error("CPU PowScalar: int64 is not supported (expected float32 or float64)");
+    default: kernel_dtype_error("elementwise.cpp", args.out[0]->dtype());
   }
 }
 

@@ -77,6 +77,7 @@ void by_dtype(const KernelArgs& args, const char* what) {
     case DType::Float32: return K<float>::run(args);
     case DType::Float64: return K<double>::run(args);
     case DType::Int64: return K<int64_t>::run(args);
+    default: kernel_dtype_error("index.cpp", args.out[0]->dtype());
   }
   throw Error(str(what, ": unsupported dtype ", dtype_name(args.out[0]->dtype())));
 }

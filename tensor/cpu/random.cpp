@@ -164,6 +164,7 @@ void rand_uniform_kernel(const KernelArgs& args) {
     case DType::Float32: uniform_typed(out.data<float>(), out.numel(), p); break;
     case DType::Float64: uniform_typed(out.data<double>(), out.numel(), p); break;
     case DType::Int64: uniform_typed(out.data<int64_t>(), out.numel(), p); break;
+    default: kernel_dtype_error("random.cpp", out.dtype());
   }
 }
 
@@ -175,6 +176,7 @@ void rand_normal_kernel(const KernelArgs& args) {
     case DType::Float32: normal_f32(out.data<float>(), out.numel(), p); break;
     case DType::Float64: normal_f64(out.data<double>(), out.numel(), p); break;
     case DType::Int64: throw Error("RandNormal: int64 output is not supported (expected float32 or float64)");
+    default: kernel_dtype_error("random.cpp", out.dtype());
   }
 }
 

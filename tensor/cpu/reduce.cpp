@@ -188,6 +188,7 @@ void by_dtype(DType dt, const F& f) {
     case DType::Float32: f(float()); break;
     case DType::Float64: f(double()); break;
     case DType::Int64: f(int64_t()); break;
+    default: kernel_dtype_error("reduce.cpp", dt);
   }
 }
 
