@@ -20,8 +20,9 @@ MPI_Datatype mpi_type(DType t) {
     case DType::Float32: return MPI_FLOAT;
     case DType::Float64: return MPI_DOUBLE;
     case DType::Int64: return MPI_INT64_T;
+    default: break;  // MPI has no 16-bit float type: gradients are float32 (nn/autocast.h)
   }
-  throw Error("MPI: unsupported dtype");
+  throw Error(str("MPI: unsupported dtype ", dtype_name(t), " (expected float32, float64 or int64)"));
 }
 
 // Waits for a request, moving it forward, for at most the collective timeout;
