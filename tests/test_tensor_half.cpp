@@ -19,6 +19,7 @@
 #include "nn/safetensors.h"
 #include "tensor/ops.h"
 #include "tensor/rng.h"
+#include "test_util.h"
 
 using namespace drift;
 
@@ -65,16 +66,6 @@ std::vector<float> sweep(size_t n) {
     out.push_back(bits_float(static_cast<uint32_t>(s)));
   }
   return out;
-}
-
-template <class F>
-void expect_error(F f, const std::string& piece) {
-  try {
-    f();
-    FAIL() << "expected an error containing '" << piece << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(piece), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace
@@ -259,7 +250,7 @@ TEST(TensorHalf, GradScalerBacksOffOnOverflowAndGrowsAfterGoodSteps) {
   s.unscale(lin.parameters());
   EXPECT_NEAR(ops::item(ops::sum(lin.bias.grad())), 2.0, 1e-6);  // d sum / d bias = 1 each, unscaled
   EXPECT_EQ(config::parse_enum<nn::Precision>("bf16", "--precision"), nn::Precision::BF16);
-  expect_error([] { config::parse_enum<nn::Precision>("fp8", "--precision"); }, "--precision: unknown value 'fp8'");
+  test::expect_error([] { config::parse_enum<nn::Precision>("fp8", "--precision"); }, {"--precision: unknown value 'fp8'"});
 }
 
 // Mixed-precision training of the 2-D mixture MLP: bf16 and fp16 learn like
