@@ -21,6 +21,8 @@ Tensor UNetDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& lab
     Tensor is_null = ops::eq(labels, ops::full({}, double(kNullLabel), DType::Int64, labels.device()));
     y = ops::where(is_null, ops::full_like(labels, double(null_class)), labels);
   }
+  if (precision == nn::Precision::FP32) return unet_.forward(x, tt, y);  // (a caller's autocast stays on)
+  nn::Autocast autocast(precision);
   return unet_.forward(x, tt, y);
 }
 

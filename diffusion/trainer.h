@@ -26,6 +26,10 @@ class UNetDenoiser : public Denoiser {
   Tensor predict(const Tensor& x, const Tensor& t, const Tensor& labels) override;
   Prediction target() const override { return target_; }
   nn::UNet& unet() { return unet_; }
+  // Sampling in mixed precision (nn/autocast.h): the U-Net's GEMMs and
+  // convolutions in 16 bits, its output float32. (Training sets it through
+  // TrainerConfig::precision instead.)
+  nn::Precision precision = nn::Precision::FP32;
 
  private:
   nn::UNet& unet_;

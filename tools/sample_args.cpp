@@ -21,6 +21,7 @@ SamplerSettings SampleArgs::settings() const {
 Device SampleArgs::to_device(LoadedModel& m) const {
   const Device d = parse_device(device, "--device");
   m.net->to(d);
+  m.denoiser.precision = config::parse_enum<nn::Precision>(precision, "--precision");
   return d;
 }
 
@@ -77,6 +78,8 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
         ->capture_default_str()
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--precision", a.precision, "fp32, bf16 or fp16: the U-Net's GEMMs and convolutions in 16 bits")
+      ->capture_default_str();
   cmd->add_flag("--no-ema", a.no_ema, "use the raw weights instead of their moving average");
   cmd->add_flag("--quiet", a.quiet, "no progress bar");
 }

@@ -25,11 +25,12 @@ struct SampleArgs {
   bool no_ema = false;
   bool quiet = false;  // no progress bar
   std::string device = "cpu";  // where the model runs and the samples live
+  std::string precision = "fp32";  // fp32, bf16 or fp16 (nn/autocast.h)
 
   SamplerSettings settings() const;
   // Labels for a batch of n, or an undefined tensor (unconditional model).
   Tensor label_tensor(const LoadedModel& m, int64_t n) const;
-  // Moves the model to --device and returns that device.
+  // Moves the model to --device, sets --precision, and returns the device.
   Device to_device(LoadedModel& m) const;
 };
 
