@@ -67,9 +67,9 @@ void run_edit(const EditArgs& a, bool inpaint) {
   check_output_path(a.out, "--out");
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
   const diffusion::ModelConfig& c = m.config;
-  const diffusion::DiscreteSchedule& schedule = m.schedule;
+  const diffusion::Process& process = m.schedule;
   diffusion::Denoiser& den = m.denoiser;
-  SamplerSettings st = a.s.settings();
+  SamplerSettings st = a.s.settings(process);
   const int64_t n = a.s.n;
   diffusion::SampleOptions common;
   common.device = a.s.to_device(m);
@@ -79,8 +79,8 @@ void run_edit(const EditArgs& a, bool inpaint) {
   common.guidance.scale = a.s.guidance;
   std::vector<Tensor> shown = {ops::narrow(x, 0, 0, 1)};
   if (inpaint) {
-    DRIFT_CHECK(!(st.kind == SamplerKind::ODE && st.solver == diffusion::OdeSolver::RK45),
-                "inpaint: the adaptive RK45 solver does not support inpainting; use another --solver or sampler");
+    DRIFT_CHECK(!diffusion::find_sampler(st.name).adaptive, "inpaint: the adaptive sampler ", st.name,
+                " does not support inpainting; use a fixed-step sampler (or --solver euler, heun or rk4)");
     Tensor known = make_known_mask(a, c.unet.image_size);
     known = ops::to(known, common.device);
     common.inpaint_mask = known;
@@ -94,14 +94,14 @@ void run_edit(const EditArgs& a, bool inpaint) {
   Generator gen(a.s.seed);
   const Shape shape = x.shape();
   SamplingProgress progress(1, !a.s.quiet);
-  diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, progress.attach(common));
+  diffusion::SampleResult r = run_sampler(den, process, shape, gen, st, progress.attach(common));
   progress.finish();
   shown.push_back(ops::clamp(r.x, -1.0, 1.0));
   for (Tensor& s : shown) s = ops::to(s, Device::CPU);
   const int nrow = static_cast<int>(std::min<int64_t>(n + static_cast<int64_t>(shown.size()) - 1, 10));
   save_grid(a.out, ops::cat(shown, 0), nrow);
   std::printf("wrote %s: input%s, then %lld results (%s, %lld model evaluations)\n", a.out.c_str(),
-              inpaint ? ", masked input" : "", static_cast<long long>(n), sampler_name(st.kind),
+              inpaint ? ", masked input" : "", static_cast<long long>(n), st.name.c_str(),
               static_cast<long long>(r.nfe));
 }
 

@@ -75,9 +75,9 @@ void run_eval(const EvalArgs& a) {
 
   // Generated images, in batches; under mpirun each batch is split over the
   // processes and gathered (the same images as one process), then rank 0 alone scores them.
-  const diffusion::DiscreteSchedule& schedule = m.schedule;
+  const diffusion::Process& process = m.schedule;
   diffusion::Denoiser& den = m.denoiser;
-  SamplerSettings st = a.s.settings();
+  SamplerSettings st = a.s.settings(process);
   Generator gen(a.s.seed);
   const Device device = a.s.to_device(m);
   Tensor all_labels = a.s.label_tensor(m, n);
@@ -92,7 +92,7 @@ void run_eval(const EvalArgs& a) {
       common.guidance.labels = ops::to(ops::contiguous(ops::narrow(all_labels, 0, i, b)), device);
     common.guidance.scale = a.s.guidance;
     const Shape shape = {b, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
-    Tensor x = run_sampler_split(den, schedule, shape, gen, st, progress.attach(common)).x;
+    Tensor x = run_sampler_split(den, process, shape, gen, st, progress.attach(common)).x;
     parts.push_back(ops::clamp(x, -1.0, 1.0));
     progress.next_run();
   }
@@ -115,7 +115,7 @@ void run_eval(const EvalArgs& a) {
   Batch real_train = dataset_to_tensors(train, n);
   GaussianFit f_train = fit_gaussian(features_of(*cls, real_train.images, a.batch), n, d);
   std::printf("Fréchet classifier distance (%lld samples, %s, %lld steps): %s\n", static_cast<long long>(n),
-              sampler_name(st.kind), static_cast<long long>(st.steps),
+              st.name.c_str(), static_cast<long long>(st.steps),
               format_number(frechet_distance(f_fake, f_test)).c_str());
   std::printf("  baseline, real train vs real test images:            %s\n",
               format_number(frechet_distance(f_train, f_test)).c_str());

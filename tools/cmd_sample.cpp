@@ -27,9 +27,9 @@ void run_sample(const SampleCmdArgs& a) {
   if (!a.trajectory.empty()) check_output_path(a.trajectory, "--trajectory");
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
   const diffusion::ModelConfig& c = m.config;
-  const diffusion::DiscreteSchedule& schedule = m.schedule;
+  const diffusion::Process& process = m.schedule;
   diffusion::Denoiser& den = m.denoiser;
-  SamplerSettings st = a.s.settings();
+  SamplerSettings st = a.s.settings(process);
   diffusion::SampleOptions common;
   common.device = a.s.to_device(m);
   common.guidance.labels = a.s.label_tensor(m, a.s.n);
@@ -39,7 +39,7 @@ void run_sample(const SampleCmdArgs& a) {
   const bool root = dist::is_root();  // under mpirun: the samples are split over the processes, rank 0 writes
   if (root) std::printf("drift sample: %s (step %lld, %s weights), %s, %lld steps, %lld images, guidance %.2f\n",
               a.s.checkpoint.c_str(), static_cast<long long>(m.step), m.ema ? "EMA" : "raw",
-              sampler_name(st.kind), static_cast<long long>(st.kind == SamplerKind::DDPM ? c.timesteps : st.steps),
+              st.name.c_str(), static_cast<long long>(st.name == "ddpm" ? c.timesteps : st.steps),
               static_cast<long long>(a.s.n), a.s.guidance);
   const int nrow = a.nrow > 0 ? a.nrow : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(a.s.n))));
   Generator gen(a.s.seed);
@@ -48,13 +48,13 @@ void run_sample(const SampleCmdArgs& a) {
   common = progress.attach(common);
   if (!a.trajectory.empty()) {
     if (!root) return;  // a trajectory strip is drawn by rank 0 alone
-    std::vector<Tensor> frames = sample_trajectory(den, schedule, shape, gen, st, common, a.frames);
+    std::vector<Tensor> frames = sample_trajectory(den, process, shape, gen, st, common, a.frames);
     progress.finish();
     save_trajectory_strip(a.trajectory, frames);
     save_grid(a.out, ops::clamp(ops::to(frames.back(), Device::CPU), -1.0, 1.0), nrow);
     std::printf("wrote %s and trajectory %s (%zu frames)\n", a.out.c_str(), a.trajectory.c_str(), frames.size());
   } else {
-    diffusion::SampleResult r = run_sampler_split(den, schedule, shape, gen, st, common);
+    diffusion::SampleResult r = run_sampler_split(den, process, shape, gen, st, common);
     progress.finish();
     if (!root) return;
     save_grid(a.out, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0), nrow);
@@ -72,7 +72,9 @@ void add_sample_command(CLI::App& app) {
   cmd->footer(
       "Examples:\n  drift sample -c runs/mnist/checkpoint.safetensors --sampler ddim --steps 50 --n 64\n"
       "  drift sample -c runs/cifar/checkpoint.safetensors --sampler dpm --steps 20 --labels 3 --guidance 3\n"
-      "  drift sample -c runs/mnist/checkpoint.safetensors --trajectory strip.png --frames 10 --n 8");
+      "  drift sample -c runs/mnist/checkpoint.safetensors --trajectory strip.png --frames 10 --n 8\n"
+      "  drift sample -c runs/mnist/checkpoint.safetensors --sampler dpm++2m --spacing karras --steps 20\n"
+      "Samplers (--sampler):\n" + sampler_table());
   add_sampler_options(cmd, a->s);
   cmd->add_option("--out,-o", a->out, "output PNG grid")->capture_default_str();
   cmd->add_option("--nrow", a->nrow, "images per grid row (default: square)")->check(CLI::Range(0, 4096));

@@ -67,8 +67,8 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
   net.eval();
   diffusion::UNetDenoiser den(net, c.model.prediction);
   Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
-  SamplerSettings st;
-  st.kind = SamplerKind::DDIM;
+  SamplerSettings st;  // the CLI's defaults: x0 clipped to the pixel range
+  st.name = default_sampler(schedule);
   st.steps = c.sample_steps;
   diffusion::SampleOptions common;
   common.device = device;

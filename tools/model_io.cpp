@@ -13,7 +13,7 @@ namespace drift::cli {
 
 double SdeTimeDenoiser::discrete_time(double s) const {
   const double target = sde_.alpha(s);
-  double lo = 0.0, hi = schedule_.t_max();
+  double lo = schedule_.t_min(), hi = schedule_.t_max();
   if (target >= schedule_.alpha(lo)) return lo;
   if (target <= schedule_.alpha(hi)) return hi;
   for (int i = 0; i < 60; ++i) {  // alpha_disc decreases in t

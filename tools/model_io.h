@@ -22,15 +22,14 @@ constexpr const char* kVersion = "0.1.0";
 // kNullLabel -> the net's null class), from the diffusion module.
 using diffusion::UNetDenoiser;
 
-// Lets a model trained on a DiscreteSchedule run under a continuous VP SDE
+// Lets a model trained on a DiscreteSchedule (any VP process) run under a continuous VP SDE
 // (reverse SDE, probability-flow ODE, predictor-corrector samplers): SDE time
 // s maps to the discrete time t with the same alpha (hence the same noise
 // level), alpha_disc(t) = alpha_sde(s), found by bisection; then the inner
 // denoiser is called at t.
 class SdeTimeDenoiser : public diffusion::Denoiser {
  public:
-  SdeTimeDenoiser(diffusion::Denoiser& inner, const diffusion::DiscreteSchedule& schedule,
-                  const diffusion::SDE& sde)
+  SdeTimeDenoiser(diffusion::Denoiser& inner, const diffusion::Process& schedule, const diffusion::SDE& sde)
       : inner_(inner), schedule_(schedule), sde_(sde) {}
   Tensor predict(const Tensor& x, const Tensor& t, const Tensor& labels) override;
   diffusion::Prediction target() const override { return inner_.target(); }
@@ -38,7 +37,7 @@ class SdeTimeDenoiser : public diffusion::Denoiser {
 
  private:
   diffusion::Denoiser& inner_;
-  const diffusion::DiscreteSchedule& schedule_;
+  const diffusion::Process& schedule_;
   const diffusion::SDE& sde_;
 };
 

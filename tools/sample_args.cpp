@@ -7,14 +7,21 @@
 
 namespace drift::cli {
 
-SamplerSettings SampleArgs::settings() const {
+SamplerSettings SampleArgs::settings(const diffusion::Process& process) const {
   SamplerSettings s;
-  s.kind = parse_sampler(sampler);
+  s.solver = parse_solver(solver);
+  s.name = sampler.empty() ? default_sampler(process) : resolve_sampler(sampler, s.solver);
+  check_sampler_fits(s.name, process);
   s.steps = steps;
   s.eta = eta;
   s.spacing = parse_spacing(spacing);
-  s.solver = parse_solver(solver);
+  s.x0_clip.mode = parse_x0_clip(clip);
   DRIFT_CHECK(steps > 0, "--steps must be positive, got ", steps);
+  DRIFT_CHECK(sigma_max == 0 || sigma_max > sigma_min, "--sigma-max ", sigma_max, " must be above --sigma-min ",
+              sigma_min);
+  s.sigma_min = sigma_min;
+  s.sigma_max = sigma_max;
+  s.rho = rho;
   return s;
 }
 
@@ -57,7 +64,11 @@ Tensor SampleArgs::label_tensor(const LoadedModel& m, int64_t n) const {
 
 void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
   cmd->add_option("--checkpoint,-c", a.checkpoint, "checkpoint written by drift train")->required();
-  cmd->add_option("--sampler", a.sampler, "ddpm, ddim, dpm (DPM-Solver++ 2M), sde, ode or pc")->capture_default_str();
+  cmd->add_option("--sampler", a.sampler,
+                  "one of the registry's samplers: " + sampler_names() +
+                      " (older names: dpm = dpm++2m, euler-maruyama = sde, pf-ode = ode). Default: the model's "
+                      "process's: ddim for ddpm, heun (Karras sigmas) for edm, flow-heun for flow")
+      ->type_name("NAME");
   // Numbers are checked here, so that `--n -1` or `--seed -1` is an error naming the flag.
   cmd->add_option("--steps", a.steps, "sampler steps (ddpm always uses all T)")
       ->capture_default_str()
@@ -65,8 +76,20 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
   cmd->add_option("--eta", a.eta, "DDIM noise: 0 deterministic, 1 DDPM-like")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--spacing", a.spacing, "time grid: leading, linspace, trailing or logsnr")->capture_default_str();
-  cmd->add_option("--solver", a.solver, "ODE solver for --sampler ode: euler, heun, rk4 or rk45")
+  cmd->add_option("--spacing", a.spacing, "time grid of ddim and dpm++2m: leading, linspace, trailing, logsnr or karras")
+      ->capture_default_str();
+  cmd->add_option("--clip", a.clip,
+                  "x0 estimates of every step: clip (to the pixel range [-1, 1]), dynamic (Imagen's thresholding, "
+                  "for strong guidance) or none")
+      ->capture_default_str();
+  cmd->add_option("--sigma-min", a.sigma_min, "Karras sigmas: smallest noise level (0: the model's own)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--sigma-max", a.sigma_max, "Karras sigmas: largest noise level (0: the model's own)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
+  cmd->add_option("--rho", a.rho, "Karras sigmas: rho (EDM eq. 5)")->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  cmd->add_option("--solver", a.solver, "ODE solver for --sampler ode: euler, heun, rk4 or rk45 (= ode-rk45)")
       ->capture_default_str();
   cmd->add_option("--guidance", a.guidance, "classifier-free guidance scale (1: plain conditional)")
       ->capture_default_str()

@@ -13,11 +13,13 @@ namespace drift::cli {
 
 struct SampleArgs {
   std::string checkpoint;
-  std::string sampler = "ddim";
+  std::string sampler;  // empty: the default of the model's process (default_sampler)
   int64_t steps = 50;
   double eta = 0.0;
   std::string spacing = "trailing";
   std::string solver = "heun";
+  std::string clip = "clip";  // x0 estimates: none, clip (to [-1, 1]) or dynamic (Imagen)
+  double sigma_min = 0, sigma_max = 0, rho = 7.0;  // Karras sigmas; 0: the process's range
   double guidance = 1.0;
   std::string labels;  // "3" or "0,1,2" (cycled over the batch); empty: i % classes for conditional models
   uint64_t seed = 0;
@@ -27,7 +29,8 @@ struct SampleArgs {
   std::string device = "cpu";  // where the model runs and the samples live
   std::string precision = "fp32";  // fp32, bf16 or fp16 (nn/autocast.h)
 
-  SamplerSettings settings() const;
+  // The settings for a model on `process` (the default sampler is the process's).
+  SamplerSettings settings(const diffusion::Process& process) const;
   // Labels for a batch of n, or an undefined tensor (unconditional model).
   Tensor label_tensor(const LoadedModel& m, int64_t n) const;
   // Moves the model to --device, sets --precision, and returns the device.

@@ -10,26 +10,59 @@ namespace drift::cli {
 
 using namespace drift::diffusion;
 
-SamplerKind parse_sampler(const std::string& s) {
-  if (s == "ddpm") return SamplerKind::DDPM;
-  if (s == "ddim") return SamplerKind::DDIM;
-  if (s == "dpm" || s == "dpm++" || s == "dpm-solver" || s == "dpmpp-2m") return SamplerKind::DPMSolver;
-  if (s == "sde" || s == "euler-maruyama") return SamplerKind::SDE;
-  if (s == "ode" || s == "pf-ode") return SamplerKind::ODE;
-  if (s == "pc") return SamplerKind::PC;
-  throw Error(str("unknown sampler '", s, "' (expected ddpm, ddim, dpm, sde, ode or pc)"));
+std::string sampler_names() {
+  std::string s;
+  for (const SamplerEntry& e : sampler_registry()) s += (s.empty() ? "" : ", ") + e.name;
+  return s;
 }
 
-const char* sampler_name(SamplerKind k) {
-  switch (k) {
-    case SamplerKind::DDPM: return "ddpm";
-    case SamplerKind::DDIM: return "ddim";
-    case SamplerKind::DPMSolver: return "dpm";
-    case SamplerKind::SDE: return "sde";
-    case SamplerKind::ODE: return "ode";
-    case SamplerKind::PC: return "pc";
+std::string sampler_table() {
+  std::string s;
+  for (const SamplerEntry& e : sampler_registry()) {
+    std::string name = e.name;
+    name.resize(std::max<size_t>(name.size() + 1, 17), ' ');
+    s += "  " + name + e.help + "\n";
   }
-  return "?";
+  return s;
+}
+
+std::string resolve_sampler(const std::string& s, OdeSolver solver) {
+  std::string name = s;
+  if (s == "dpm" || s == "dpm++" || s == "dpm-solver" || s == "dpmpp-2m") name = "dpm++2m";
+  else if (s == "euler-maruyama") name = "sde";
+  else if (s == "pf-ode") name = "ode";
+  if (name == "ode" && solver == OdeSolver::RK45) name = "ode-rk45";
+  for (const SamplerEntry& e : sampler_registry())
+    if (e.name == name) return name;
+  throw Error(str("--sampler: unknown sampler '", s, "' (expected one of: ", sampler_names(),
+                  "; or the older names dpm, dpm++, dpm-solver, dpmpp-2m, euler-maruyama, pf-ode)"));
+}
+
+std::string default_sampler(const Process& process) {
+  if (process.name() == "edm") return "heun";
+  if (process.name() == "flow") return "flow-heun";
+  return "ddim";
+}
+
+void check_sampler_fits(const std::string& name, const Process& process) {
+  const bool flow_sampler = name.rfind("flow-", 0) == 0, flow_process = process.name() == "flow";
+  const std::string kind = process.discrete_steps() > 0 ? "ddpm (a discrete schedule)" : process.name();
+  DRIFT_CHECK(!flow_sampler || flow_process, "--sampler ", name,
+              " integrates the velocity of a flow-matching model, but this model's process is ", kind,
+              "; use ", default_sampler(process), " (its default) or another of: ", sampler_names());
+  DRIFT_CHECK(!flow_process || flow_sampler, "--sampler ", name,
+              " does not fit a flow-matching model (process flow: at t = 1 the signal alpha is 0, so there is no "
+              "noise level, score or log-SNR to step in); use flow-euler, flow-heun or flow-rk45");
+  DRIFT_CHECK(name != "ddpm" || process.discrete_steps() > 0, "--sampler ddpm walks the T steps of a discrete (ddpm) "
+              "schedule, but this model's process is ", kind, "; use ", default_sampler(process),
+              " (its default), euler-ancestral or dpm++2m-sde for a stochastic sampler");
+}
+
+X0ClipMode parse_x0_clip(const std::string& s) {
+  if (s == "none") return X0ClipMode::None;
+  if (s == "clip") return X0ClipMode::Clip;
+  if (s == "dynamic") return X0ClipMode::Dynamic;
+  throw Error(str("--clip: unknown x0 clipping '", s, "' (expected none, clip or dynamic)"));
 }
 
 Spacing parse_spacing(const std::string& s) {
@@ -37,7 +70,8 @@ Spacing parse_spacing(const std::string& s) {
   if (s == "linspace") return Spacing::Linspace;
   if (s == "trailing") return Spacing::Trailing;
   if (s == "logsnr") return Spacing::LogSNR;
-  throw Error(str("unknown time spacing '", s, "' (expected leading, linspace, trailing or logsnr)"));
+  if (s == "karras") return Spacing::Karras;
+  throw Error(str("--spacing: unknown time spacing '", s, "' (expected leading, linspace, trailing, logsnr or karras)"));
 }
 
 OdeSolver parse_solver(const std::string& s) {
@@ -48,61 +82,40 @@ OdeSolver parse_solver(const std::string& s) {
   throw Error(str("unknown ODE solver '", s, "' (expected euler, heun, rk4 or rk45)"));
 }
 
-SampleResult run_sampler(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape, Generator& gen,
+SampleResult run_sampler(Denoiser& model, const Process& process, const Shape& shape, Generator& gen,
                          const SamplerSettings& st, const SampleOptions& common) {
-  switch (st.kind) {
-    case SamplerKind::DDPM: return ddpm_sample(model, schedule, shape, gen, DdpmVariance::Beta, common);
-    case SamplerKind::DDIM: {
-      DdimOptions o;
-      o.steps = st.steps;
-      o.eta = st.eta;
-      o.spacing = st.spacing;
-      o.common = common;
-      return ddim_sample(model, schedule, shape, gen, o);
-    }
-    case SamplerKind::DPMSolver: {
-      DpmSolverOptions o;
-      o.steps = st.steps;
-      o.spacing = st.spacing;
-      o.common = common;
-      return dpm_solver_pp_2m(model, schedule, shape, gen, o);
-    }
-    default: break;
-  }
-  // Continuous-time samplers: the VP SDE whose noise levels the linear
-  // schedule discretises (Song et al. 2021, appendix B), model time mapped.
-  static const SDE sde = SDE::vp(0.1, 20.0);
-  SdeTimeDenoiser timed(model, schedule, sde);
-  SampleOptions c = common;
-  if (st.kind == SamplerKind::SDE) {
-    SdeSamplerOptions o;
-    o.steps = st.steps;
-    o.common = c;
-    return sde_sample(timed, sde, shape, gen, o);
-  }
-  if (st.kind == SamplerKind::ODE) {
-    OdeOptions o;
-    o.solver = st.solver;
-    o.steps = st.steps;
-    o.rtol = st.rtol;
-    o.atol = st.atol;
-    o.common = c;
-    return ode_sample(timed, sde, shape, gen, o);
-  }
-  PcOptions o;
+  check_sampler_fits(st.name, process);
+  SamplerOptions o;
   o.steps = st.steps;
+  o.eta = st.eta;
+  o.spacing = st.spacing;
+  o.solver = st.solver == OdeSolver::RK45 ? OdeSolver::Heun : st.solver;  // rk45 is the sampler ode-rk45
+  o.rtol = st.rtol;
+  o.atol = st.atol;
   o.corrector_steps = st.corrector_steps;
   o.snr = st.snr;
-  o.common = c;
-  return pc_sample(timed, sde, shape, gen, o);
+  o.sigma_min = st.sigma_min;
+  o.sigma_max = st.sigma_max;
+  o.rho = st.rho;
+  o.common = common;
+  o.common.x0_clip = st.x0_clip;
+  const bool continuous = st.name == "sde" || st.name == "ode" || st.name == "ode-rk45" || st.name == "pc";
+  if (process.discrete_steps() > 0 && continuous) {
+    // The VP SDE whose noise levels the linear schedule discretises (Song et
+    // al. 2021, appendix B), model time mapped onto the schedule.
+    static const SDE sde = SDE::vp(0.1, 20.0);
+    SdeTimeDenoiser timed(model, process, sde);
+    return sample(st.name, timed, sde, shape, gen, o);
+  }
+  return sample(st.name, model, process, shape, gen, o);
 }
 
-std::vector<Tensor> sample_trajectory(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape,
+std::vector<Tensor> sample_trajectory(Denoiser& model, const Process& process, const Shape& shape,
                                       Generator& gen, const SamplerSettings& st, const SampleOptions& common,
                                       int64_t frames) {
   DRIFT_CHECK(frames >= 2, "trajectory: expected at least 2 frames, got ", frames);
-  DRIFT_CHECK(!(st.kind == SamplerKind::ODE && st.solver == OdeSolver::RK45),
-              "trajectory: the adaptive RK45 solver has no fixed steps to record; use --solver euler, heun or rk4");
+  DRIFT_CHECK(!find_sampler(st.name).adaptive, "trajectory: the adaptive sampler ", st.name,
+              " has no fixed steps to record; use a fixed-step sampler (or --solver euler, heun or rk4)");
   std::vector<Tensor> out;
   int64_t next_frame = 0;
   SampleOptions opt = common;
@@ -115,17 +128,17 @@ std::vector<Tensor> sample_trajectory(Denoiser& model, const DiscreteSchedule& s
       ++next_frame;
     }
   };
-  run_sampler(model, schedule, shape, gen, st, opt);
+  run_sampler(model, process, shape, gen, st, opt);
   DRIFT_CHECK(static_cast<int64_t>(out.size()) == frames, "trajectory: recorded ", out.size(), " frames, expected ",
               frames);
   return out;
 }
 
-SampleResult run_sampler_split(Denoiser& model, const DiscreteSchedule& schedule, const Shape& shape, Generator& gen,
+SampleResult run_sampler_split(Denoiser& model, const Process& process, const Shape& shape, Generator& gen,
                                const SamplerSettings& settings, const SampleOptions& common) {
   const int64_t W = dist::world_size(), r = dist::rank(), N = shape.at(0);
   if (W == 1) {
-    SampleResult res = run_sampler(model, schedule, shape, gen, settings, common);
+    SampleResult res = run_sampler(model, process, shape, gen, settings, common);
     res.x = ops::to(res.x, Device::CPU);
     return res;
   }
@@ -137,7 +150,7 @@ SampleResult run_sampler_split(Denoiser& model, const DiscreteSchedule& schedule
     mine.guidance.labels = ops::contiguous(ops::narrow(common.guidance.labels, 0, r0, r1 - r0));
   Shape local = shape;
   local[0] = r1 - r0;
-  SampleResult res = run_sampler(model, schedule, local, gen, settings, mine);
+  SampleResult res = run_sampler(model, process, local, gen, settings, mine);
   // Gather: every process sends `per` rows (padded), then each block is trimmed.
   Shape padded = shape;
   padded[0] = per;
