@@ -9,7 +9,39 @@ namespace drift::diffusion {
 
 void ModelConfig::validate() const {
   config::check(*this, "ModelConfig");
+  const char* kind = config::enum_name(process);
+  if (process == ProcessKind::EDM)
+    DRIFT_CHECK(prediction == Prediction::X0, "key 'prediction': process edm predicts x0 (the preconditioned "
+                "denoiser D), got '", prediction_name(prediction), "'; set prediction to x0");
+  if (process == ProcessKind::Flow)
+    DRIFT_CHECK(prediction == Prediction::Flow, "key 'prediction': process flow predicts the velocity, got '",
+                prediction_name(prediction), "'; set prediction to flow");
+  DRIFT_CHECK(sigma_max > sigma_min, "keys 'sigma_min', 'sigma_max': expected sigma_min < sigma_max, got ", sigma_min,
+              " and ", sigma_max, " (process ", kind, ")");
   unet.validate();
+}
+
+std::unique_ptr<Process> ModelConfig::make_process() const {
+  switch (process) {
+    case ProcessKind::DDPM: return std::make_unique<DiscreteSchedule>(make_schedule());
+    case ProcessKind::EDM: return std::make_unique<EdmProcess>(sigma_min, sigma_max, sigma_data);
+    case ProcessKind::Flow: return std::make_unique<FlowProcess>();
+  }
+  throw Error("ModelConfig: unknown process");
+}
+
+double ModelConfig::time_scale() const {
+  switch (process) {
+    case ProcessKind::DDPM: return 1.0;    // integer steps 0..T-1
+    case ProcessKind::EDM: return 250.0;   // c_noise = ln(sigma) / 4: about [-390, 275] for sigma in [0.002, 80]
+    case ProcessKind::Flow: return 1000.0; // t in [0, 1]
+  }
+  return 1.0;
+}
+
+Formulation::Formulation(const ModelConfig& c, nn::UNet& net)
+    : process(c.make_process()), network(net, c.prediction, c.time_scale()) {
+  if (c.process == ProcessKind::EDM) edm = std::make_unique<EdmDenoiser>(network, *process, c.sigma_data);
 }
 
 std::string ModelConfig::to_json() const { return config::to_json(*this).dump(2); }
@@ -21,8 +53,8 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& o
 }
 
 LoadedModel::LoadedModel(ModelConfig cfg, std::unique_ptr<nn::UNet> unet)
-    : config(std::move(cfg)), net(std::move(unet)), schedule(config.make_schedule()),
-      denoiser(*net, config.prediction) {}
+    : config(std::move(cfg)), net(std::move(unet)), formulation(std::make_unique<Formulation>(config, *net)),
+      process(*formulation->process), denoiser(formulation->denoiser()), network(formulation->network) {}
 
 Shape LoadedModel::sample_shape(int64_t n) const {
   return {n, config.unet.in_channels, config.unet.image_size, config.unet.image_size};

@@ -81,7 +81,6 @@ DRIFT_CONFIG_ENUM(TimeSampling, {TimeSampling::Uniform, "uniform"}, {TimeSamplin
   X(LossWeighting, loss_weighting, LossWeighting::Simple, config::any(),                                  \
     "per-sample loss weights: simple (plain MSE), min-snr (Min-SNR-gamma, Hang et al. 2023) or edm")           \
   X(double, min_snr_gamma, 5.0, config::in(1e-3, 1e6), "gamma of the min-snr weighting")                 \
-  X(double, sigma_data, 0.5, config::in(1e-6, 1e6), "data standard deviation of the edm weighting")       \
   X(TimeSampling, time_sampling, TimeSampling::Uniform, config::any(),                                    \
     "training times: uniform, log-normal (EDM sigma) or logit-normal (flow matching, SD3)")               \
   X(double, p_mean, -1.2, config::in(-20, 20), "log-normal: mean of ln sigma (EDM)")                      \
@@ -102,6 +101,7 @@ DRIFT_CONFIG_ENUM(TimeSampling, {TimeSampling::Uniform, "uniform"}, {TimeSamplin
 struct TrainerConfig {
   DRIFT_CONFIG_FIELDS(DRIFT_TRAINER_FIELDS)
   // Set by the caller, not configured:
+  double sigma_data = 0.5;  // data standard deviation of the edm weighting (a model key: ModelConfig::sigma_data)
   int64_t total_steps = 0;  // for LR decay; 0: constant after warm-up
   uint64_t seed = 0;        // times, noise and label dropout
 };

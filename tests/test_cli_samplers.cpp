@@ -69,6 +69,18 @@ TEST(CliSamplerNames, HelpListsTheRegistryAndOldNamesResolve) {
   EXPECT_THROW(cli::check_sampler_fits("ddpm", flow), Error);
   EXPECT_THROW(cli::check_sampler_fits("heun", flow), Error);
   EXPECT_THROW(cli::check_sampler_fits("ddim", flow), Error);
+  // The settings: the process's default sampler; x0 clipping on, but off for the adaptive samplers unless asked.
+  cli::SampleArgs args;
+  EXPECT_EQ(args.settings(ddpm).name, "ddim");
+  EXPECT_EQ(args.settings(edm).name, "heun");
+  EXPECT_EQ(args.settings(flow).name, "flow-heun");
+  EXPECT_EQ(args.settings(ddpm).x0_clip.mode, diffusion::X0ClipMode::Clip);
+  EXPECT_EQ(args.settings(flow).x0_clip.mode, diffusion::X0ClipMode::Clip);
+  args.sampler = "flow-rk45";
+  EXPECT_EQ(args.settings(flow).x0_clip.mode, diffusion::X0ClipMode::None);
+  args.clip = "dynamic";
+  EXPECT_EQ(args.settings(flow).x0_clip.mode, diffusion::X0ClipMode::Dynamic);
+  EXPECT_THROW(args.settings(ddpm), Error);  // flow-rk45 on a ddpm model
 }
 
 TEST_F(CliSamplers, EveryKindOfRegistrySamplerRunsOnACheckpoint) {
@@ -137,9 +149,9 @@ TEST_F(CliSamplers, ClipIsTheDefaultAndKeepsSamplesInThePixelRange) {
       args.sampler = sampler;
       args.steps = 5;
       args.clip = with_clip ? "clip" : "none";
-      cli::SamplerSettings st = args.settings(m.schedule);
+      cli::SamplerSettings st = args.settings(m.process);
       Generator gen(3);
-      Tensor x = cli::run_sampler(m.denoiser, m.schedule, m.sample_shape(8), gen, st, {}).x;
+      Tensor x = cli::run_sampler(m.denoiser, m.process, m.sample_shape(8), gen, st, {}).x;
       largest[with_clip] = ops::item(ops::amax(ops::abs(x)));
     }
     EXPECT_GT(largest[0], 1.0) << sampler << ": expected the unclipped samples of a 2-step model out of range";

@@ -70,7 +70,7 @@ TEST(LoadModel, RebuildsTheModelFromTheFileAlone) {
   EXPECT_EQ(m.step, 7);
   EXPECT_FALSE(m.ema);
   EXPECT_EQ(m.config.prediction, diffusion::Prediction::V);
-  EXPECT_EQ(m.schedule.T(), 50);
+  EXPECT_EQ(m.process.discrete_steps(), 50);
   EXPECT_EQ(m.denoiser.target(), diffusion::Prediction::V);
   EXPECT_EQ(m.sample_shape(3), (Shape{3, 1, 8, 8}));
   EXPECT_FALSE(m.class_conditional());
@@ -118,5 +118,77 @@ TEST(LoadModel, MetadataErrorsNameTheFile) {
   expect_error([&] { diffusion::load_model(path); }, {path, "'step'", "12x"});
   nn::save_safetensors(path, w, {{"config", std::string(1000, '[') + std::string(1000, ']')}});
   expect_error([&] { diffusion::load_model(path); }, {path, "deeper than"});
+  std::remove(path.c_str());
+}
+
+TEST(LoadModel, ProcessKeyRebuildsTheFormulation) {
+  const std::string path = temp_path("process");
+  diffusion::ModelConfig c = tiny_model();
+  nn::UNet net(c.unet);
+  net.eval();
+  Generator gen(5);
+  Tensor x = ops::mul(ops::randn({2, 1, 8, 8}, gen), 0.7);
+
+  // A config written before the key existed: a ddpm model (discrete schedule, the U-Net's own output).
+  config::Json old = config::Json::parse(c.to_json());
+  for (const char* k : {"process", "sigma_min", "sigma_max", "sigma_data"}) old.erase(k);
+  write_checkpoint(path, net, old.dump());
+  {
+    diffusion::LoadedModel m = diffusion::load_model(path);
+    EXPECT_EQ(m.config.process, diffusion::ProcessKind::DDPM);
+    EXPECT_EQ(m.process.discrete_steps(), 50);
+    EXPECT_EQ(m.process.name(), "discrete");
+    EXPECT_EQ(m.denoiser.target(), diffusion::Prediction::V);
+    Tensor t = ops::from_vector(std::vector<float>{3, 40}, {2});
+    EXPECT_EQ(ops::max_abs_diff(m.denoiser.predict(x, t, Tensor()), net.forward(x, t)), 0.0);
+  }
+
+  // edm: EdmProcess with the config's range, and the preconditioned x0 denoiser
+  // D = c_skip x + c_out F(c_in x, 250 ln(sigma) / 4)   (EDM table 1).
+  c.process = diffusion::ProcessKind::EDM;
+  c.prediction = diffusion::Prediction::X0;
+  c.sigma_min = 0.01;
+  c.sigma_max = 20;
+  c.sigma_data = 0.6;
+  write_checkpoint(path, net, c.to_json());
+  {
+    diffusion::LoadedModel m = diffusion::load_model(path);
+    EXPECT_EQ(m.process.name(), "edm");
+    EXPECT_EQ(m.process.discrete_steps(), 0);
+    EXPECT_DOUBLE_EQ(m.process.t_max(), 20.0);
+    EXPECT_DOUBLE_EQ(m.process.t_min(), 0.01);
+    EXPECT_EQ(m.denoiser.target(), diffusion::Prediction::X0);
+    const double sigma = 1.5;
+    diffusion::EdmPrecond p = diffusion::edm_precond(sigma, 0.6);
+    Tensor F = net.forward(ops::mul(x, p.c_in), ops::full({2}, 250.0 * p.c_noise));
+    Tensor want = ops::add(ops::mul(x, p.c_skip), ops::mul(F, p.c_out));
+    Tensor got = m.denoiser.predict(x, ops::full({2}, sigma), Tensor());
+    EXPECT_LT(ops::max_abs_diff(got, want), 1e-4);
+  }
+
+  // flow: FlowProcess, the velocity seen at time 1000 t.
+  c.process = diffusion::ProcessKind::Flow;
+  c.prediction = diffusion::Prediction::Flow;
+  write_checkpoint(path, net, c.to_json());
+  {
+    diffusion::LoadedModel m = diffusion::load_model(path);
+    EXPECT_EQ(m.process.name(), "flow");
+    EXPECT_DOUBLE_EQ(m.process.alpha(0.25), 0.75);
+    EXPECT_EQ(m.denoiser.target(), diffusion::Prediction::Flow);
+    Tensor got = m.denoiser.predict(x, ops::full({2}, 0.25), Tensor());
+    EXPECT_LT(ops::max_abs_diff(got, net.forward(x, ops::full({2}, 250.0))), 1e-6);
+  }
+
+  // A prediction that does not fit the process, and a bad value, name the key.
+  c.prediction = diffusion::Prediction::Eps;
+  write_checkpoint(path, net, c.to_json());
+  expect_error([&] { diffusion::load_model(path); }, {path, "'prediction'", "flow"});
+  c.process = diffusion::ProcessKind::EDM;
+  write_checkpoint(path, net, c.to_json());
+  expect_error([&] { diffusion::load_model(path); }, {path, "'prediction'", "x0"});
+  config::Json bad = config::Json::parse(c.to_json());
+  bad["process"] = "ve";
+  write_checkpoint(path, net, bad.dump());
+  expect_error([&] { diffusion::load_model(path); }, {path, "'process'", "ve"});
   std::remove(path.c_str());
 }

@@ -67,7 +67,7 @@ void run_edit(const EditArgs& a, bool inpaint) {
   check_output_path(a.out, "--out");
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
   const diffusion::ModelConfig& c = m.config;
-  const diffusion::Process& process = m.schedule;
+  const diffusion::Process& process = m.process;
   diffusion::Denoiser& den = m.denoiser;
   SamplerSettings st = a.s.settings(process);
   const int64_t n = a.s.n;

@@ -75,7 +75,7 @@ void run_eval(const EvalArgs& a) {
 
   // Generated images, in batches; under mpirun each batch is split over the
   // processes and gathered (the same images as one process), then rank 0 alone scores them.
-  const diffusion::Process& process = m.schedule;
+  const diffusion::Process& process = m.process;
   diffusion::Denoiser& den = m.denoiser;
   SamplerSettings st = a.s.settings(process);
   Generator gen(a.s.seed);

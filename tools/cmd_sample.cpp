@@ -27,7 +27,7 @@ void run_sample(const SampleCmdArgs& a) {
   if (!a.trajectory.empty()) check_output_path(a.trajectory, "--trajectory");
   LoadedModel m = load_trained_model(a.s.checkpoint, !a.s.no_ema);
   const diffusion::ModelConfig& c = m.config;
-  const diffusion::Process& process = m.schedule;
+  const diffusion::Process& process = m.process;
   diffusion::Denoiser& den = m.denoiser;
   SamplerSettings st = a.s.settings(process);
   diffusion::SampleOptions common;

@@ -1,11 +1,15 @@
-// drift train: trains a U-Net denoiser (DDPM objective) on MNIST,
-// Fashion-MNIST, CIFAR-10 or an image folder.
+// drift train: trains a U-Net denoiser on MNIST, Fashion-MNIST, CIFAR-10 or
+// an image folder, in the formulation of the config key `process`.
 //
-// Each step (Ho et al. 2020, algorithm 1):
+// Each step of a ddpm run (Ho et al. 2020, algorithm 1):
 //   x_0 ~ data, t ~ U{0..T-1}, eps ~ N(0, I)
 //   x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps          (DDPM eq. 4)
 //   loss = || net(x_t, t, y) - target ||^2,  target = eps, x_0 or v
-// then AdamW, gradient clipping, EMA of the weights: diffusion::Trainer.
+// edm: x = x_0 + sigma eps with ln sigma ~ N(p_mean, p_std^2), the loss on
+// the preconditioned D(x, sigma) weighted by lambda(sigma) (Karras et al.
+// 2022, table 1); flow: x_t = (1 - t) x_0 + t eps, t logit-normal, target
+// eps - x_0 (Esser et al. 2024). Then AdamW, gradient clipping, EMA of the
+// weights: diffusion::Trainer.
 //
 // The run folder holds config.json, loss.csv (step, loss, lr), loss.png,
 // samples/step_NNNNNNN.png and checkpoint.safetensors (model, EMA, optimizer,
@@ -54,21 +58,21 @@ struct TrainArgs {
 // The trainer's settings: the configured ones plus the length and its seed.
 diffusion::TrainerConfig trainer_config(const TrainConfig& c) {
   diffusion::TrainerConfig t = c.optim;
+  t.sigma_data = c.model.sigma_data;  // the edm loss weighting's
   t.total_steps = c.steps;
   t.seed = c.seed + 1;  // times, noise and label dropout; the data order uses c.seed
   return t;
 }
 
-void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffusion::DiscreteSchedule& schedule,
+void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, diffusion::Formulation& f,
                  const std::string& path) {
   if (ema) ema->swap();  // sample with the averaged weights
   // Sampled where the model lives (the noise is drawn there too).
   const Device device = net.parameters().at(0).device();
   net.eval();
-  diffusion::UNetDenoiser den(net, c.model.prediction);
   Generator gen(c.seed + 1000003);  // the same noise every time: grids are comparable across steps
   SamplerSettings st;  // the CLI's defaults: x0 clipped to the pixel range
-  st.name = default_sampler(schedule);
+  st.name = default_sampler(*f.process);
   st.steps = c.sample_steps;
   diffusion::SampleOptions common;
   common.device = device;
@@ -78,7 +82,7 @@ void sample_grid(nn::UNet& net, nn::EMA* ema, const TrainConfig& c, const diffus
     common.guidance.labels = ops::from_vector(labels, {c.sample_count}, device);
   }
   const Shape shape = {c.sample_count, c.model.unet.in_channels, c.model.unet.image_size, c.model.unet.image_size};
-  diffusion::SampleResult r = run_sampler(den, schedule, shape, gen, st, common);
+  diffusion::SampleResult r = run_sampler(f.denoiser(), *f.process, shape, gen, st, common);
   save_grid(path, ops::clamp(ops::to(r.x, Device::CPU), -1.0, 1.0),
             static_cast<int>(std::ceil(std::sqrt(static_cast<double>(c.sample_count)))));
   net.train();
@@ -152,9 +156,8 @@ void run_train(const TrainArgs& args) {
   nn::UNet net(c.model.unet);
   net.to(device);
   net.train();
-  const diffusion::DiscreteSchedule schedule = c.model.make_schedule();
-  diffusion::UNetDenoiser denoiser(net, c.model.prediction);
-  diffusion::Trainer trainer(denoiser, net, schedule, trainer_config(c));
+  diffusion::Formulation formulation(c.model, net);  // process, U-Net as a Denoiser, EDM preconditioning
+  diffusion::Trainer trainer(formulation.denoiser(), net, *formulation.process, trainer_config(c));
 
   LoaderOptions lopt;
   lopt.batch_size = c.batch_size;
@@ -212,9 +215,15 @@ void run_train(const TrainArgs& args) {
                 data_source.c_str(), static_cast<long long>(n_images), static_cast<long long>(data_c),
                 static_cast<long long>(data_h), static_cast<long long>(data_w), static_cast<long long>(c.steps),
                 static_cast<long long>(c.batch_size), out.c_str());
-    std::printf("model: U-Net with %lld parameters, %s schedule T=%lld, predicts %s, AdamW lr %.3g\n",
-                static_cast<long long>(net.num_parameters()), config::enum_name(c.model.schedule),
-                static_cast<long long>(c.model.timesteps), config::enum_name(c.model.prediction), c.optim.lr);
+    const std::string process =
+        c.model.process == diffusion::ProcessKind::DDPM
+            ? str("ddpm, ", config::enum_name(c.model.schedule), " schedule T=", c.model.timesteps)
+        : c.model.process == diffusion::ProcessKind::EDM
+            ? str("edm, sigma in [", c.model.sigma_min, ", ", c.model.sigma_max, "], sigma_data ", c.model.sigma_data)
+            : std::string("flow");
+    std::printf("model: U-Net with %lld parameters, process %s, predicts %s, %s times, AdamW lr %.3g\n",
+                static_cast<long long>(net.num_parameters()), process.c_str(), config::enum_name(c.model.prediction),
+                config::enum_name(c.optim.time_sampling), c.optim.lr);
   }
 
   // 4. The loop: one Trainer step per batch (DDPM algorithm 1, see diffusion/trainer.h).
@@ -263,7 +272,7 @@ void run_train(const TrainArgs& args) {
     if (root && c.sample_every > 0 && (state.step % c.sample_every == 0 || state.step == c.steps)) {
       char name[64];
       std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(state.step));
-      sample_grid(net, trainer.ema(), c, schedule, out + name);
+      sample_grid(net, trainer.ema(), c, formulation, out + name);
     }
     if ((c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0) || state.step == c.steps) save();
   }
@@ -292,11 +301,12 @@ std::string preset_names() {
 
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a diffusion model (U-Net, DDPM objective)");
+  CLI::App* cmd = app.add_subcommand("train", "Train a diffusion model (U-Net; DDPM, EDM or flow matching)");
   cmd->footer(
       "A preset changes some defaults; --config FILE.json overrides any setting, flags override both "
       "(docs/CLI.md lists them all).\nExamples:\n  drift train --preset mnist --out runs/mnist\n  drift train --preset cifar10 "
-      "--class-conditional --steps 100000\n  drift train --out runs/mnist --resume        # continue exactly");
+      "--class-conditional --steps 100000\n  drift train --preset mnist-edm   # EDM; mnist-flow: flow matching\n"
+      "  drift train --out runs/mnist --resume        # continue exactly");
   cmd->add_option("--preset", args->preset, "a starting point: " + preset_names() + " (see --config-markdown)")
       ->capture_default_str();
   cmd->add_option("--config", args->config_file, "JSON file overriding preset fields (keys as in config.json)");

@@ -47,7 +47,7 @@ DRIFT_CONFIG_ENUM(DataKind, {DataKind::MNIST, "mnist"}, {DataKind::FashionMNIST,
   X(int64_t, sample_every, 1000, config::in(0, 1e12), "steps between sample grids (0: never)")                   \
   X(int64_t, checkpoint_every, 1000, config::in(0, 1e12), "steps between checkpoints (0: only at the end)")      \
   X(int64_t, sample_count, 16, config::in(1, 4096), "images in each sample grid")                                \
-  X(int64_t, sample_steps, 50, config::in(1, 100000), "DDIM steps of the sample grids")                          \
+  X(int64_t, sample_steps, 50, config::in(1, 100000), "steps of the sample grids (ddim, heun or flow-heun)")     \
   X(Device, device, Device::CPU, config::any(), "where to train")
 
 struct TrainConfig {

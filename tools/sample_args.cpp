@@ -15,7 +15,11 @@ SamplerSettings SampleArgs::settings(const diffusion::Process& process) const {
   s.steps = steps;
   s.eta = eta;
   s.spacing = parse_spacing(spacing);
-  s.x0_clip.mode = parse_x0_clip(clip);
+  // Clipping x0 makes the velocity / score non-smooth (for flow, eps = (x - alpha x0) / t
+  // grows like 1/t near t = 0 where x0 is clipped), which an adaptive solver cannot step over.
+  const bool adaptive = diffusion::find_sampler(s.name).adaptive;
+  s.x0_clip.mode = clip.empty() ? (adaptive ? diffusion::X0ClipMode::None : diffusion::X0ClipMode::Clip)
+                                : parse_x0_clip(clip);
   DRIFT_CHECK(steps > 0, "--steps must be positive, got ", steps);
   DRIFT_CHECK(sigma_max == 0 || sigma_max > sigma_min, "--sigma-max ", sigma_max, " must be above --sigma-min ",
               sigma_min);
@@ -28,7 +32,7 @@ SamplerSettings SampleArgs::settings(const diffusion::Process& process) const {
 Device SampleArgs::to_device(LoadedModel& m) const {
   const Device d = parse_device(device, "--device");
   m.net->to(d);
-  m.denoiser.precision = config::parse_enum<nn::Precision>(precision, "--precision");
+  m.network.precision = config::parse_enum<nn::Precision>(precision, "--precision");
   return d;
 }
 
@@ -79,9 +83,9 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
   cmd->add_option("--spacing", a.spacing, "time grid of ddim and dpm++2m: leading, linspace, trailing, logsnr or karras")
       ->capture_default_str();
   cmd->add_option("--clip", a.clip,
-                  "x0 estimates of every step: clip (to the pixel range [-1, 1]), dynamic (Imagen's thresholding, "
-                  "for strong guidance) or none")
-      ->capture_default_str();
+                  "x0 estimates of every step: clip (to the pixel range [-1, 1]; the default, but for the adaptive "
+                  "ode-rk45 and flow-rk45: none), dynamic (Imagen's thresholding, for strong guidance) or none")
+      ->type_name("MODE");
   cmd->add_option("--sigma-min", a.sigma_min, "Karras sigmas: smallest noise level (0: the model's own)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));

@@ -18,7 +18,9 @@ struct SampleArgs {
   double eta = 0.0;
   std::string spacing = "trailing";
   std::string solver = "heun";
-  std::string clip = "clip";  // x0 estimates: none, clip (to [-1, 1]) or dynamic (Imagen)
+  // x0 estimates: none, clip (to [-1, 1]) or dynamic (Imagen); empty: clip, but
+  // none for the adaptive samplers (their error control needs a smooth field).
+  std::string clip;
   double sigma_min = 0, sigma_max = 0, rho = 7.0;  // Karras sigmas; 0: the process's range
   double guidance = 1.0;
   std::string labels;  // "3" or "0,1,2" (cycled over the batch); empty: i % classes for conditional models
