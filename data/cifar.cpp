@@ -146,6 +146,8 @@ std::vector<std::pair<std::string, std::vector<uint8_t>>> read_tar_members(
       const uint64_t padded = (size + 511) / 512 * 512;
       const bool regular = type == '0' || type == 0;
       if (regular && want(name)) {
+        DRIFT_CHECK(size <= kMaxDataFileBytes, "archive '", archive, "': member '", name, "' has ", size,
+                    " bytes, more than the ", kMaxDataFileBytes, " a data file may have");
         // Read in chunks rather than trusting the header's size for one allocation.
         std::vector<uint8_t> data;
         uint64_t left = size;

@@ -25,7 +25,7 @@ uint32_t big_endian_u32(const uint8_t* p) {
 
 }  // namespace
 
-std::vector<uint8_t> read_file_maybe_gz(const std::string& path) {
+std::vector<uint8_t> read_file_maybe_gz(const std::string& path, size_t max_bytes) {
   DRIFT_CHECK(file_exists(path), "cannot open '", path, "': no such file");
   gzFile f = gzopen(path.c_str(), "rb");
   DRIFT_CHECK(f != nullptr, "cannot open '", path, "' for reading");
@@ -34,7 +34,12 @@ std::vector<uint8_t> read_file_maybe_gz(const std::string& path) {
   std::vector<uint8_t> out(1 << 16);
   size_t used = 0;
   while (true) {
-    if (used == out.size()) out.resize(2 * out.size());
+    if (used > max_bytes) {
+      gzclose(f);
+      throw Error(str("'", path, "' decompresses to more than ", max_bytes,
+                      " bytes, the most a data file may have (a gzip bomb or not a data file?)"));
+    }
+    if (used == out.size()) out.resize(std::min(2 * out.size(), max_bytes + 1));
     const size_t room = std::min<size_t>(out.size() - used, 1u << 30);
     int n = gzread(f, out.data() + used, static_cast<unsigned>(room));
     if (n < 0) {

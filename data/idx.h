@@ -12,9 +12,15 @@
 
 namespace drift {
 
+// The most bytes one data file (or one archive member) may decompress to:
+// the largest file drift reads is 47 MB (MNIST train images), so 1 GiB is
+// far above any real data set and stops a gzip bomb (1 GiB of zeros fits in
+// 1 MB of gzip) before it takes the machine's memory.
+constexpr size_t kMaxDataFileBytes = size_t(1) << 30;
+
 // The whole decompressed contents of a plain or .gz file. Throws naming the
-// file if it is missing or corrupt.
-std::vector<uint8_t> read_file_maybe_gz(const std::string& path);
+// file if it is missing, corrupt, or decompresses to more than max_bytes.
+std::vector<uint8_t> read_file_maybe_gz(const std::string& path, size_t max_bytes = kMaxDataFileBytes);
 
 struct IdxArray {
   std::vector<int64_t> dims;  // e.g. {60000, 28, 28}

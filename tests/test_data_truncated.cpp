@@ -86,3 +86,24 @@ TEST(DataTruncated, TarHeaderChecksumAndSizeField) {
   write_bytes(dir / "noise.tar", std::vector<uint8_t>(2048, 7));
   expect_error([&] { load_cifar10(dir / "noise.tar", Split::Test); }, {dir / "noise.tar", "not a tar file"});
 }
+
+// A gzip bomb (a small file that decompresses to far more than any data set)
+// is refused at the limit instead of taking the machine's memory; so is a tar
+// member whose header claims more than a data file may have.
+TEST(DataTruncated, DecompressedSizeIsBounded) {
+  TempDir dir;
+  write_gz(dir / "zeros.gz", std::vector<uint8_t>(3 << 20, 0));  // 3 MiB of zeros: about 3 KB of gzip
+  expect_error([&] { read_file_maybe_gz(dir / "zeros.gz", size_t(1) << 20); },
+               {dir / "zeros.gz", "decompresses to more than 1048576 bytes"});
+  EXPECT_EQ(read_file_maybe_gz(dir / "zeros.gz", size_t(4) << 20).size(), size_t(3) << 20);  // control
+  EXPECT_EQ(read_file_maybe_gz(dir / "zeros.gz", size_t(3) << 20).size(), size_t(3) << 20);  // exactly the limit
+
+  std::vector<uint8_t> tar = make_tar({{"cifar-10-batches-bin/test_batch.bin", cifar_records(1)}});
+  std::snprintf(reinterpret_cast<char*>(tar.data()) + 512 + 124, 12, "%011llo", 1ull << 32);  // 4 GiB claimed
+  std::memset(tar.data() + 512 + 148, ' ', 8);
+  unsigned sum = 0;
+  for (int i = 0; i < 512; ++i) sum += tar[512 + i];
+  std::snprintf(reinterpret_cast<char*>(tar.data()) + 512 + 148, 8, "%06o", sum);
+  write_bytes(dir / "big.tar", tar);
+  expect_error([&] { load_cifar10(dir / "big.tar", Split::Test); }, {dir / "big.tar", "4294967296 bytes, more than"});
+}
