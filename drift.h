@@ -26,6 +26,7 @@
 #include "nn/optim.h"
 #include "nn/safetensors.h"
 #include "nn/checkpoint.h"
+#include "nn/posthoc_ema.h"
 // diffusion: schedules, training, samplers, SDEs, metrics
 #include "diffusion/schedule.h"
 #include "diffusion/forward.h"

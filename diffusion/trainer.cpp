@@ -36,6 +36,13 @@ Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, Tr
   ao.weight_decay = cfg_.weight_decay;
   optimizer_ = std::make_unique<nn::AdamW>(module_.named_parameters(), ao);
   if (cfg_.ema_decay > 0) ema_ = std::make_unique<nn::EMA>(module_, cfg_.ema_decay);
+  if (cfg_.posthoc_ema_every > 0) {
+    DRIFT_CHECK(cfg_.posthoc_ema_sigma_rel_a != cfg_.posthoc_ema_sigma_rel_b,
+                "Trainer: the post-hoc EMA's two profiles must differ (posthoc_ema_sigma_rel_a = "
+                "posthoc_ema_sigma_rel_b = ", cfg_.posthoc_ema_sigma_rel_a, ")");
+    for (double s : {cfg_.posthoc_ema_sigma_rel_a, cfg_.posthoc_ema_sigma_rel_b})
+      power_emas_.push_back(std::make_unique<nn::PowerEma>(module_, s));
+  }
   if (cfg_.precision == nn::Precision::FP16) scaler_ = std::make_unique<nn::GradScaler>();
   schedule_.base_lr = cfg_.lr;
   schedule_.warmup_steps = cfg_.warmup_steps;
@@ -118,6 +125,11 @@ void Trainer::set_data_parallel(dist::Communicator& comm, int64_t bucket_bytes) 
       Tensor shadow = t;
       comm.broadcast(shadow, 0);
     }
+  for (nn::PowerEma* pe : power_emas())
+    for (const auto& [name, t] : pe->shadow()) {
+      Tensor shadow = t;
+      comm.broadcast(shadow, 0);
+    }
   reducer_ = std::make_unique<dist::GradReducer>(comm, module_.parameters(), bucket_bytes);
   check_replicas("after the broadcast from rank 0");
 }
@@ -127,11 +139,19 @@ void Trainer::check_replicas(const std::string& when) {
   std::vector<Tensor> all = module_.parameters();
   if (ema_)
     for (const auto& [name, t] : ema_->shadow()) all.push_back(t);
+  for (nn::PowerEma* pe : power_emas())
+    for (const auto& [name, t] : pe->shadow()) all.push_back(t);
   for (const auto& [name, t] : optimizer_->state_tensors()) all.push_back(t);
   all.push_back(ops::from_vector(std::vector<int64_t>{static_cast<int64_t>(gen_.seed),
                                                       static_cast<int64_t>(gen_.offset), step_count()},
                                  {3}));
   dist::check_same(dist::hash_tensors(all), "the model, EMA, optimizer state or noise stream (" + when + ")");
+}
+
+std::vector<nn::PowerEma*> Trainer::power_emas() {
+  std::vector<nn::PowerEma*> out;
+  for (auto& pe : power_emas_) out.push_back(pe.get());
+  return out;
 }
 
 Tensor Trainer::sample_times(int64_t N, DType dtype, Device device, const ops::RowShard& rows) {
@@ -230,6 +250,7 @@ TrainStats Trainer::step(const Tensor& x0, const Tensor& labels) {
   }
   optimizer_->step();
   if (ema_) ema_->update(optimizer_->step_count());  // decay warms up with the step count
+  for (auto& pe : power_emas_) pe->update(optimizer_->step_count());  // beta_t = (1 - 1/t)^(gamma+1)
   s.lr = optimizer_->lr();
   s.step = optimizer_->step_count();
   return s;

@@ -1,7 +1,8 @@
 #pragma once
 // Training a denoiser: uniform random t, noise, the regression loss on the
 // chosen target (eps, x0 or v), backward, gradient clipping, an optimizer step
-// with learning-rate warm-up, and an EMA of the weights. Class-conditional
+// with learning-rate warm-up, an EMA of the weights and, when asked, the post-hoc
+// EMA's power-function profiles (EDM2). Class-conditional
 // training drops labels at random so that classifier-free guidance works
 // (Ho & Salimans 2021).
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "nn/autocast.h"
 #include "nn/config.h"
 #include "nn/optim.h"
+#include "nn/posthoc_ema.h"
 #include "nn/unet.h"
 
 namespace drift::diffusion {
@@ -76,7 +78,8 @@ DRIFT_CONFIG_ENUM(TimeSampling, {TimeSampling::Uniform, "uniform"}, {TimeSamplin
                   {TimeSampling::LogitNormal, "logit-normal"})
 
 // The optimisation settings (a field table, nn/config.h): AdamW with linear
-// warm-up, then the chosen decay (nn::LRSchedule), clipping, EMA, label dropout.
+// warm-up, then the chosen decay (nn::LRSchedule), clipping, EMA, the post-hoc
+// EMA's two power-function profiles (nn/posthoc_ema.h), label dropout.
 #define DRIFT_TRAINER_FIELDS(X)                                                                           \
   X(LossWeighting, loss_weighting, LossWeighting::Simple, config::any(),                                  \
     "per-sample loss weights: simple (plain MSE), min-snr (Min-SNR-gamma, Hang et al. 2023) or edm")           \
@@ -93,6 +96,12 @@ DRIFT_CONFIG_ENUM(TimeSampling, {TimeSampling::Uniform, "uniform"}, {TimeSamplin
   X(nn::LRDecay, lr_decay, nn::LRDecay::Constant, config::any(), "learning-rate decay after the warm-up") \
   X(double, grad_clip, 1.0, config::in(0, 1e12), "clip the global gradient norm to this (0: off)")       \
   X(double, ema_decay, 0.999, config::in(0, 1), "decay of the weights' moving average (0: no EMA)")      \
+  X(int64_t, posthoc_ema_every, 0, config::in(0, 1e12),                                                   \
+    "post-hoc EMA (EDM2): steps between snapshots of the two tracked profiles (0: off)")                  \
+  X(double, posthoc_ema_sigma_rel_a, 0.05, config::in(1e-4, 0.2886),                                      \
+    "post-hoc EMA: relative width sigma_rel of the first tracked power-function profile")               \
+  X(double, posthoc_ema_sigma_rel_b, 0.10, config::in(1e-4, 0.2886),                                      \
+    "post-hoc EMA: relative width of the second profile (must differ from the first)")                  \
   X(double, label_dropout, 0.1, config::in(0, 0.99),                                                      \
     "probability of replacing a label by the null label (classifier-free guidance training)")             \
   X(nn::Precision, precision, nn::Precision::FP32, config::any(),                                          \
@@ -150,6 +159,10 @@ class Trainer {
   int64_t step_count() const { return optimizer_->step_count(); }
   nn::Optimizer& optimizer() { return *optimizer_; }
   nn::EMA* ema() { return ema_.get(); }  // null when disabled
+  // The post-hoc EMA's tracked profiles (sigma_rel_a, sigma_rel_b), updated
+  // after every optimizer step; empty unless posthoc_ema_every > 0. The
+  // caller writes their snapshots (nn::save_ema_snapshot) and checkpoints them.
+  std::vector<nn::PowerEma*> power_emas();
   Generator& generator() { return gen_; }
   nn::GradScaler* grad_scaler() { return scaler_.get(); }  // null unless precision is fp16
   const TrainerConfig& config() const { return cfg_; }
@@ -163,6 +176,7 @@ class Trainer {
   Generator gen_;
   std::unique_ptr<nn::AdamW> optimizer_;
   std::unique_ptr<nn::EMA> ema_;
+  std::vector<std::unique_ptr<nn::PowerEma>> power_emas_;
   std::unique_ptr<nn::GradScaler> scaler_;  // fp16 only
   nn::LRSchedule schedule_;
   dist::Communicator* comm_ = nullptr;  // data-parallel when set

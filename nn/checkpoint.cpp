@@ -1,5 +1,6 @@
 #include "nn/checkpoint.h"
 
+#include <cstdio>
 #include <sstream>
 
 namespace drift::nn {
@@ -42,6 +43,15 @@ bool parse_step(const std::string& text, int64_t& out) {
   return true;
 }
 
+// "phema<i>.": the tensors and metadata of the i-th post-hoc EMA profile.
+std::string phema_prefix(size_t i) { return "phema" + std::to_string(i) + "."; }
+
+std::string exact(double v) {  // reads back to the same double
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingState& s) {
@@ -54,12 +64,16 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
     for (auto& [n, t] : s.ema->shadow()) tensors.emplace_back("ema." + n, t);
   if (s.optimizer)
     for (auto& [n, t] : s.optimizer->state_tensors()) tensors.emplace_back("optim." + n, t);
+  for (size_t i = 0; i < s.power_emas.size(); ++i)
+    for (auto& [n, t] : s.power_emas[i]->shadow()) tensors.emplace_back(phema_prefix(i) + n, t);
 
   Metadata meta;
   meta["format"] = kFormat;
   meta["step"] = std::to_string(s.step);
   meta["config"] = s.config_json;
   if (s.optimizer) meta["optimizer"] = s.optimizer->state_json();
+  for (size_t i = 0; i < s.power_emas.size(); ++i)
+    meta[phema_prefix(i) + "sigma_rel"] = exact(s.power_emas[i]->sigma_rel());
   for (auto& [n, g] : all_generators(s)) {
     DRIFT_CHECK(g != nullptr, "save_checkpoint: generator '", n, "' is null");
     meta["rng." + n] = std::to_string(g->seed) + " " + std::to_string(g->offset);
@@ -83,13 +97,28 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
   const std::string& config = meta_get(meta, "config", path);
   NamedTensors model_t = with_prefix(c.tensors, "model."), ema_t = with_prefix(c.tensors, "ema."),
                optim_t = with_prefix(c.tensors, "optim.");
+  auto is_phema = [&](const std::string& n) {  // "phema<i>." for a profile the caller gave
+    for (size_t i = 0; i < s.power_emas.size(); ++i)
+      if (n.rfind(phema_prefix(i), 0) == 0) return true;
+    return false;
+  };
   for (const auto& [n, t] : c.tensors)
-    DRIFT_CHECK(n.rfind("model.", 0) == 0 || n.rfind("ema.", 0) == 0 || n.rfind("optim.", 0) == 0, where,
-                "tensor '", n, "' is not a model., ema. or optim. entry");
+    DRIFT_CHECK(n.rfind("model.", 0) == 0 || n.rfind("ema.", 0) == 0 || n.rfind("optim.", 0) == 0 || is_phema(n),
+                where, "tensor '", n, "' is not a model., ema., optim. or phema<i>. entry",
+                n.rfind("phema", 0) == 0 ? " (post-hoc EMA profiles the caller did not ask to load)" : "");
+  std::vector<NamedTensors> phema_t;
+  for (size_t i = 0; i < s.power_emas.size(); ++i) {
+    phema_t.push_back(with_prefix(c.tensors, phema_prefix(i)));
+    const std::string key = phema_prefix(i) + "sigma_rel";
+    const std::string want = exact(s.power_emas[i]->sigma_rel());
+    DRIFT_CHECK(meta_get(meta, key, path) == want, where, "metadata '", key, "' is '", meta.at(key).substr(0, 40),
+                "', but the run tracks sigma_rel ", want);
+  }
   try {
     s.model->check_state_dict(model_t, true);
     if (s.ema) s.ema->check_state(ema_t);
     if (s.optimizer) s.optimizer->check_state(optim_t, meta_get(meta, "optimizer", path));
+    for (size_t i = 0; i < s.power_emas.size(); ++i) s.power_emas[i]->check_state(phema_t[i]);
   } catch (const Error& e) {
     throw Error(where + e.what());
   }
@@ -113,6 +142,7 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
   s.model->load_state_dict(model_t, true);
   if (s.ema) s.ema->load_state(ema_t);
   if (s.optimizer) s.optimizer->load_state(optim_t, meta.at("optimizer"));
+  for (size_t i = 0; i < s.power_emas.size(); ++i) s.power_emas[i]->load_state(phema_t[i]);
   for (auto& [g, v] : rng) *g = v;
   s.step = step;
   s.config_json = config;

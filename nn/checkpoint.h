@@ -1,8 +1,9 @@
 #pragma once
 // Training checkpoints: everything a run needs to continue exactly where it
 // stopped, in one safetensors file:
-//   tensors   "model.<param>", "ema.<param>", "optim.<param>.<slot>"
-//   metadata  format, step, config (JSON), optimizer (JSON),
+//   tensors   "model.<param>", "ema.<param>", "optim.<param>.<slot>",
+//             "phema<i>.<param>" (the post-hoc EMA's tracked profiles, nn/posthoc_ema.h)
+//   metadata  format, step, config (JSON), optimizer (JSON), phema<i>.sigma_rel,
 //             rng.<name> = "<seed> <offset>" for every generator: the model's
 //             own (dropout) and the ones the caller lists (noise, data order)
 // Loading validates the whole file against the model, optimizer, EMA and
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "nn/optim.h"
+#include "nn/posthoc_ema.h"
 #include "nn/safetensors.h"
 
 namespace drift::nn {
@@ -20,6 +22,7 @@ struct TrainingState {
   Module* model = nullptr;         // required
   Optimizer* optimizer = nullptr;  // optional
   EMA* ema = nullptr;              // optional
+  std::vector<PowerEma*> power_emas;  // optional: post-hoc EMA profiles, in order
   int64_t step = 0;                // training steps done
   // The run's random streams besides the model's own, by name.
   std::vector<std::pair<std::string, Generator*>> generators;
@@ -28,7 +31,7 @@ struct TrainingState {
 
 // Writes the state atomically (temporary file + rename).
 void save_checkpoint(const std::string& path, const TrainingState& state);
-// Restores model, optimizer, EMA, generators, step and config_json from the
+// Restores model, optimizer, EMA, power EMAs, generators, step and config_json from the
 // file; the pointers in `state` say what to restore into (the same set that
 // was saved). Nothing changes if any part does not fit.
 void load_checkpoint(const std::string& path, TrainingState& state);

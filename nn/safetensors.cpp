@@ -110,10 +110,11 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   }
 }
 
-SafetensorsContents load_safetensors(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  DRIFT_CHECK(f != nullptr, "load_safetensors: cannot open '", path, "': ", std::strerror(errno));
-  FileCloser closer{f};
+namespace {
+
+// Opens `path` and reads its length field and JSON header (checked: sizes,
+// bounded JSON, an object). data_size: the bytes after the header.
+json read_header(const std::string& path, FILE* f, uint64_t& data_size) {
   std::fseek(f, 0, SEEK_END);
   long file_size_l = std::ftell(f);
   std::fseek(f, 0, SEEK_SET);
@@ -132,13 +133,47 @@ SafetensorsContents load_safetensors(const std::string& path) {
   std::string head(header_len, '\0');
   DRIFT_CHECK(std::fread(head.data(), 1, header_len, f) == header_len, "load_safetensors: cannot read the header of '",
               path, "'");
-  const uint64_t data_size = file_size - 8 - header_len;
+  data_size = file_size - 8 - header_len;
 
   // Bounded parse: the header is untrusted, and nested values are later
   // dumped into messages (recursively).
   json header = parse_json_bounded<json>(head, str("load_safetensors: '", path, "' header"), kHeaderLimits);
   DRIFT_CHECK(header.is_object(), "load_safetensors: '", path, "': expected a JSON object header, found ",
               header.type_name());
+  return header;
+}
+
+// The "__metadata__" object: strings only.
+Metadata read_metadata(const std::string& path, const json& v) {
+  DRIFT_CHECK(v.is_object(), "load_safetensors: '", path, "': __metadata__ must be an object of strings, found ",
+              v.type_name());
+  Metadata out;
+  for (auto m = v.begin(); m != v.end(); ++m) {
+    DRIFT_CHECK(m.value().is_string(), "load_safetensors: '", path, "': __metadata__ entry '", m.key(),
+                "' must be a string, found ", m.value().type_name());
+    out[m.key()] = m.value().get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+Metadata load_safetensors_metadata(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  DRIFT_CHECK(f != nullptr, "load_safetensors: cannot open '", path, "': ", std::strerror(errno));
+  FileCloser closer{f};
+  uint64_t data_size = 0;
+  const json header = read_header(path, f, data_size);
+  auto it = header.find("__metadata__");
+  return it == header.end() ? Metadata{} : read_metadata(path, *it);
+}
+
+SafetensorsContents load_safetensors(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  DRIFT_CHECK(f != nullptr, "load_safetensors: cannot open '", path, "': ", std::strerror(errno));
+  FileCloser closer{f};
+  uint64_t data_size = 0;
+  const json header = read_header(path, f, data_size);
 
   // 1. Validate every entry.
   struct Entry {
@@ -153,13 +188,7 @@ SafetensorsContents load_safetensors(const std::string& path) {
     const std::string& name = it.key();
     const json& v = it.value();
     if (name == "__metadata__") {
-      DRIFT_CHECK(v.is_object(), "load_safetensors: '", path, "': __metadata__ must be an object of strings, found ",
-                  v.type_name());
-      for (auto m = v.begin(); m != v.end(); ++m) {
-        DRIFT_CHECK(m.value().is_string(), "load_safetensors: '", path, "': __metadata__ entry '", m.key(),
-                    "' must be a string, found ", m.value().type_name());
-        out.metadata[m.key()] = m.value().get<std::string>();
-      }
+      out.metadata = read_metadata(path, v);
       continue;
     }
     const std::string where = str("load_safetensors: '", path, "', tensor '", name, "': ");

@@ -29,6 +29,9 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
 // offsets within the data and consistent with shape x dtype) before returning
 // anything. Errors name the file, the tensor and what was expected vs found.
 SafetensorsContents load_safetensors(const std::string& path);
+// The metadata alone: reads and checks only the length field and the JSON
+// header (cheap for large files); the tensors are not read.
+Metadata load_safetensors_metadata(const std::string& path);
 
 // A module's parameters to / from a safetensors file. Loading checks every
 // name, shape and dtype before copying any value (a failed load leaves the

@@ -144,6 +144,37 @@ TEST(DiffusionTrainer, ClippingEmaAndChecks) {
   EXPECT_THROW(Trainer(model, model, sch, bad), Error);
 }
 
+TEST(DiffusionTrainer, PosthocEmaProfilesFollowTheOptimizerSteps) {
+  GaussianMixture mix = demo_mixture_2d();
+  DiscreteSchedule sch = DiscreteSchedule::linear();
+  MlpDenoiser model(MlpConfig{});
+  TrainerConfig tc;
+  tc.warmup_steps = 0;
+  tc.posthoc_ema_every = 10;
+  tc.posthoc_ema_sigma_rel_b = 0.2;
+  Trainer trainer(model, model, sch, tc);
+  ASSERT_EQ(trainer.power_emas().size(), 2u);
+  EXPECT_EQ(trainer.power_emas()[1]->sigma_rel(), 0.2);
+  // The same profiles tracked by hand from the weights after each step.
+  nn::PowerEma a(model, 0.05), b(model, 0.2);
+  Generator data(1);
+  for (int64_t t = 1; t <= 5; ++t) {
+    trainer.step(mix.sample(32, data).x);
+    a.update(t);
+    b.update(t);
+  }
+  for (int k = 0; k < 2; ++k) {
+    const nn::PowerEma& mine = k == 0 ? a : b;
+    for (size_t i = 0; i < mine.shadow().size(); ++i)
+      EXPECT_EQ(ops::max_abs_diff(mine.shadow()[i].second, trainer.power_emas()[k]->shadow()[i].second), 0.0);
+  }
+  TrainerConfig off;
+  EXPECT_TRUE(Trainer(model, model, sch, off).power_emas().empty());  // off by default
+  TrainerConfig same = tc;
+  same.posthoc_ema_sigma_rel_b = same.posthoc_ema_sigma_rel_a;
+  EXPECT_THROW(Trainer(model, model, sch, same), Error);
+}
+
 TEST(DiffusionTrainer, UNetAdapter) {
   nn::UNetConfig uc = nn::UNetConfig::tiny();
   uc.num_classes = 3;

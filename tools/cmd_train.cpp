@@ -14,7 +14,8 @@
 // The run folder holds config.json, loss.csv (step, loss, lr), loss.png,
 // samples/step_NNNNNNN.png and checkpoint.safetensors (model, EMA, optimizer,
 // step, every random stream and the data loader's position), written
-// atomically, so --resume continues exactly as if never stopped.
+// atomically, so --resume continues exactly as if never stopped; with
+// posthoc_ema_every > 0 also ema_snapshots/ (EDM2 post-hoc EMA, `drift ema`).
 //
 // Under mpirun (docs/DISTRIBUTED.md) every process trains on its rows of the
 // global batch (--batch-size), gradients are averaged over processes, and
@@ -177,6 +178,7 @@ void run_train(const TrainArgs& args) {
   state.model = &net;
   state.optimizer = &trainer.optimizer();
   state.ema = trainer.ema();
+  state.power_emas = trainer.power_emas();  // the post-hoc EMA's profiles (empty when off)
   state.generators = {{"noise", &trainer.generator()}, {"data", &data_gen}};
   state.config_json = c.to_json();
   if (args.resume) {
@@ -205,9 +207,15 @@ void run_train(const TrainArgs& args) {
   }
 
   // The run folder's config.json is written only now, after a resumed checkpoint was checked.
+  const std::string snapshot_dir = out + "/ema_snapshots";  // post-hoc EMA snapshots (nn/posthoc_ema.h)
   if (root) {
     make_dirs(out);
     make_dirs(out + "/samples");
+    // A fresh run replaces an earlier run's snapshots as it replaces its checkpoint (a
+    // reconstruction must never mix two runs); a resumed run keeps and continues them.
+    if (!args.resume)
+      if (const int old = nn::remove_ema_snapshots(snapshot_dir))
+        std::printf("removed %d post-hoc EMA snapshot(s) of an earlier run from %s\n", old, snapshot_dir.c_str());
     std::ofstream f(out + "/config.json");
     f << c.to_json() << "\n";
     DRIFT_CHECK(f.good(), "cannot write '", out, "/config.json'");
@@ -224,6 +232,12 @@ void run_train(const TrainArgs& args) {
     std::printf("model: U-Net with %lld parameters, process %s, predicts %s, %s times, AdamW lr %.3g\n",
                 static_cast<long long>(net.num_parameters()), process.c_str(), config::enum_name(c.model.prediction),
                 config::enum_name(c.optim.time_sampling), c.optim.lr);
+    if (c.optim.posthoc_ema_every > 0)
+      std::printf("post-hoc EMA: profiles sigma_rel %.4g and %.4g (gamma %.2f, %.2f), snapshots every %lld steps "
+                  "in %s (drift ema --run %s --sigma-rel X)\n",
+                  state.power_emas[0]->sigma_rel(), state.power_emas[1]->sigma_rel(), state.power_emas[0]->gamma(),
+                  state.power_emas[1]->gamma(), static_cast<long long>(c.optim.posthoc_ema_every), snapshot_dir.c_str(),
+                  out.c_str());
   }
 
   // 4. The loop: one Trainer step per batch (DDPM algorithm 1, see diffusion/trainer.h).
@@ -274,6 +288,11 @@ void run_train(const TrainArgs& args) {
       std::snprintf(name, sizeof(name), "/samples/step_%07lld.png", static_cast<long long>(state.step));
       sample_grid(net, trainer.ema(), c, formulation, out + name);
     }
+    // Post-hoc EMA snapshots go before the checkpoint of the same step: a run killed between
+    // the two resumes from an earlier checkpoint and writes the same snapshot again.
+    const int64_t every = c.optim.posthoc_ema_every;
+    if (root && every > 0 && (state.step % every == 0 || state.step == c.steps))
+      for (nn::PowerEma* pe : state.power_emas) nn::save_ema_snapshot(snapshot_dir, *pe, state.step, state.config_json);
     if ((c.checkpoint_every > 0 && state.step % c.checkpoint_every == 0) || state.step == c.steps) save();
   }
   bar.finish();

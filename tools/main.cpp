@@ -3,6 +3,7 @@
 //   drift sample --checkpoint runs/mnist/checkpoint.safetensors --sampler ddim --steps 50
 //   drift data get mnist                      (into the per-user data folder)
 //   drift img2img / inpaint / eval ...      (drift <command> --help for each)
+//   drift ema --run runs/mnist --sigma-rel 0.07 -o ema.safetensors   (post-hoc EMA)
 //   mpirun -np 4 drift train ...            (data-parallel, docs/DISTRIBUTED.md)
 #include <cstdio>
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   drift::cli::add_edit_commands(app);
   drift::cli::add_eval_command(app);
   drift::cli::add_data_command(app);
+  drift::cli::add_ema_command(app);
   // Under mpirun: one process per rank. An error on any rank ends the whole
   // job (MPI_Abort) with the rank in the message, so no rank waits forever.
   auto fail = [](const char* what) {
