@@ -15,6 +15,7 @@ ModeStats mode_stats(const GaussianMixture& mixture, const Tensor& samples) {
   st.weights.assign(K, 0.0);
   st.means.assign(K, std::vector<double>(D, 0.0));
   st.variances.assign(K, std::vector<double>(D, 0.0));
+  st.covariances.assign(K, std::vector<double>(D * D, 0.0));
   // Keep only finite points, then assign.
   std::vector<double> finite;
   for (int64_t i = 0; i < n; ++i) {
@@ -37,13 +38,14 @@ ModeStats mode_stats(const GaussianMixture& mixture, const Tensor& samples) {
   for (int64_t k = 0; k < K; ++k)
     for (int64_t j = 0; j < D; ++j) st.means[k][j] /= std::max(count[k], 1.0);
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < D; ++j) {
-      const double d = finite[i * D + j] - st.means[comp[i]][j];
-      st.variances[comp[i]][j] += d * d;
-    }
+    for (int64_t a = 0; a < D; ++a)
+      for (int64_t b = 0; b < D; ++b)
+        st.covariances[comp[i]][a * D + b] +=
+            (finite[i * D + a] - st.means[comp[i]][a]) * (finite[i * D + b] - st.means[comp[i]][b]);
   for (int64_t k = 0; k < K; ++k) {
     st.weights[k] = count[k] / double(n);
-    for (int64_t j = 0; j < D; ++j) st.variances[k][j] /= std::max(count[k] - 1.0, 1.0);
+    for (double& c : st.covariances[k]) c /= std::max(count[k] - 1.0, 1.0);
+    for (int64_t j = 0; j < D; ++j) st.variances[k][j] = st.covariances[k][j * D + j];
   }
   return st;
 }

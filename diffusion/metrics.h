@@ -14,6 +14,7 @@ struct ModeStats {
   std::vector<double> weights;                 // [K] fraction of samples in each mode
   std::vector<std::vector<double>> means;      // [K][D]
   std::vector<std::vector<double>> variances;  // [K][D] (unbiased)
+  std::vector<std::vector<double>> covariances;  // [K][D*D] row-major (unbiased; diagonal = variances)
   int64_t non_finite = 0;                      // samples with NaN / inf coordinates (left out)
 };
 ModeStats mode_stats(const GaussianMixture& mixture, const Tensor& samples);

@@ -34,7 +34,8 @@ struct SamplerOptions {
   Predictor predictor = Predictor::ReverseDiffusion;  // pc
   int64_t corrector_steps = 1;                        // pc
   double snr = 0.16;                                  // pc
-  // Sigma samplers (samplers_sigma.cpp) on the Karras grid; 0 = the process's own range sigma_ve(t_min..t_max).
+  // Sigma samplers (samplers_sigma.cpp) and Spacing::Karras: the Karras grid's range
+  // and rho; 0 = the process's own range sigma_ve(t_min..t_max).
   double sigma_min = 0, sigma_max = 0, rho = 7.0;
   double s_churn = 0, s_tmin = 0, s_tmax = 1e30, s_noise = 1.0;  // heun: EDM's stochastic sampler (alg. 2)
   double ancestral_eta = 1.0;                                     // euler-ancestral, dpm++2m-sde

@@ -26,8 +26,11 @@ std::vector<double> ddpm_grid(const Process& p, const SamplerOptions& o, double 
 }
 
 // The listed times (o.timesteps, or make_timesteps(steps, spacing)) at or
-// below t_start, then clean data.
+// below t_start, then clean data. Spacing::Karras is the grid of the sigma
+// samplers (karras_grid), so the options' sigma_min, sigma_max and rho apply
+// to "DPM++ 2M Karras" as to euler / heun.
 std::vector<double> listed_grid(const Process& p, const SamplerOptions& o, double t_start) {
+  if (o.timesteps.empty() && o.spacing == Spacing::Karras) return karras_grid(p, o, t_start);
   std::vector<double> ts = truncate_grid(o.timesteps.empty() ? make_timesteps(p, o.steps, o.spacing) : o.timesteps,
                                          t_start);
   DRIFT_CHECK(ts.back() > p.t_clean(), "sampler: expected times above the clean-data time ", p.t_clean(), ", got ",

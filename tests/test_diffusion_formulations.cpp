@@ -165,3 +165,28 @@ TEST(DiffusionFormulations, RegistryNamesEverySampler) {
   EXPECT_EQ(sample("heun", o, edm, {16, 1}, g, so).nfe, 35);
   EXPECT_EQ(sample("dpm++2m-sde", o, edm, {16, 1}, g, so).nfe, 18);
 }
+
+// Spacing::Karras gives dpm++2m the grid of the sigma samplers, with the
+// options' sigma range and rho (not the process's full range).
+TEST(DiffusionFormulations, KarrasSpacingUsesTheSigmaOptions) {
+  EdmProcess edm;
+  DiscreteSchedule lin = DiscreteSchedule::linear();
+  for (const Process* p : {static_cast<const Process*>(&edm), static_cast<const Process*>(&lin)}) {
+    OracleDenoiser o(demo_mixture_1d(), *p, Prediction::Eps);
+    SamplerOptions so;
+    so.steps = 7;
+    so.spacing = Spacing::Karras;
+    so.sigma_min = 0.05;
+    so.sigma_max = 10;
+    so.rho = 5;
+    const std::vector<double> want = karras_sigmas(7, 0.05, 10, 5);
+    Generator g(1);
+    SampleResult r = sample("dpm++2m", o, *p, {8, 1}, g, so);
+    EXPECT_EQ(r.steps, 7) << p->name();
+    // The grid itself: karras_sigmas(7, 0.05, 10, 5) as times, then clean data.
+    const std::vector<double> ts = find_sampler("dpm++2m").grid(*p, so, p->t_max());
+    ASSERT_EQ(ts.size(), 8u) << p->name();
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(p->sigma_ve(ts[i]), want[i], 1e-6 * want[i]) << p->name();
+    EXPECT_EQ(ts.back(), p->t_clean());
+  }
+}
