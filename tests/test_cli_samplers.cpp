@@ -42,7 +42,7 @@ TEST(CliSamplerNames, HelpListsTheRegistryAndOldNamesResolve) {
     EXPECT_NE(h.output.find(e.name), std::string::npos) << "sample --help lacks " << e.name;
     EXPECT_NE(h.output.find(e.help), std::string::npos) << "sample --help lacks the line of " << e.name;
   }
-  for (const char* flag : {"--clip", "--spacing", "--sigma-min", "--sigma-max", "--rho"})
+  for (const char* flag : {"--clip", "--spacing", "--sigma-min", "--sigma-max", "--rho", "--s-churn"})
     EXPECT_NE(h.output.find(flag), std::string::npos) << flag;
   // The older names keep working.
   using cli::resolve_sampler;
@@ -138,6 +138,8 @@ TEST_F(CliSamplers, ClipIsTheDefaultAndKeepsSamplesInThePixelRange) {
                     unclipped = png("none.png", "--clip none");
   EXPECT_EQ(by_default, clipped);
   EXPECT_NE(clipped, unclipped);
+  // EDM's stochastic Heun adds noise: other pictures than the deterministic one.
+  EXPECT_NE(png("heun.png", "--sampler heun"), png("churn.png", "--sampler heun --s-churn 10"));
 
   // The samples themselves (before the PNG's clamp): inside [-1, 1] with
   // clip, outside without, for a barely trained model.

@@ -26,6 +26,7 @@ SamplerSettings SampleArgs::settings(const diffusion::Process& process) const {
   s.sigma_min = sigma_min;
   s.sigma_max = sigma_max;
   s.rho = rho;
+  s.s_churn = s_churn;
   return s;
 }
 
@@ -93,6 +94,11 @@ void add_sampler_options(CLI::App* cmd, SampleArgs& a, bool with_batch) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--rho", a.rho, "Karras sigmas: rho (EDM eq. 5)")->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  cmd->add_option("--s-churn", a.s_churn,
+                  "heun: EDM's stochastic sampler, noise added per step S_churn (0: deterministic; Karras et al. "
+                  "2022, alg. 2)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_option("--solver", a.solver, "ODE solver for --sampler ode: euler, heun, rk4 or rk45 (= ode-rk45)")
       ->capture_default_str();
   cmd->add_option("--guidance", a.guidance, "classifier-free guidance scale (1: plain conditional)")

@@ -22,6 +22,7 @@ struct SampleArgs {
   // none for the adaptive samplers (their error control needs a smooth field).
   std::string clip;
   double sigma_min = 0, sigma_max = 0, rho = 7.0;  // Karras sigmas; 0: the process's range
+  double s_churn = 0;                               // heun: S_churn
   double guidance = 1.0;
   std::string labels;  // "3" or "0,1,2" (cycled over the batch); empty: i % classes for conditional models
   uint64_t seed = 0;

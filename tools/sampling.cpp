@@ -97,6 +97,7 @@ SampleResult run_sampler(Denoiser& model, const Process& process, const Shape& s
   o.sigma_min = st.sigma_min;
   o.sigma_max = st.sigma_max;
   o.rho = st.rho;
+  o.s_churn = st.s_churn;
   o.common = common;
   o.common.x0_clip = st.x0_clip;
   const bool continuous = st.name == "sde" || st.name == "ode" || st.name == "ode-rk45" || st.name == "pc";

@@ -22,6 +22,7 @@ struct SamplerSettings {
   int64_t corrector_steps = 1;                                // pc
   double snr = 0.16;
   double sigma_min = 0, sigma_max = 0, rho = 7.0;  // Karras sigmas (0: the process's own range)
+  double s_churn = 0;                              // heun: EDM's stochastic sampler (0: deterministic)
   // x0 clipping: on for pixel data in [-1, 1], which is what drift train's
   // checkpoints model (the library's default, for the oracle, is off).
   diffusion::X0Clip x0_clip = {diffusion::X0ClipMode::Clip, 0.995};
