@@ -4,6 +4,7 @@
 // and E[x_0 | x_t] = sum_k r_k (mu_k + alpha C_k S_k^{-1} (x - alpha mu_k)).
 // Checked against finite differences of the closed-form log-density, against
 // Tweedie's formula, against the diagonal code path, and on drawn samples.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,9 +15,8 @@
 #include "diffusion/oracle.h"
 #include "diffusion/sigma_process.h"
 #include "diffusion/sde.h"
+#include "test_oracle_checks.h"
 
-using namespace drift;
-using namespace drift::diffusion;
 
 // The host path's score (-eps / sigma) equals central differences of
 // log p_t = log sum_k w_k N(x; alpha mu_k, S_k), and its x0 equals Tweedie's
@@ -155,4 +155,28 @@ TEST(OracleFullCovariance, BadCovariancesThrow) {
   wrong.covariances.pop_back();
   EXPECT_THROW(wrong.validate(), Error);
   EXPECT_THROW(cholesky({1.0, 2.0, 2.0, 1.0}, 2, "test"), Error);
+}
+
+// The per-mode check of the sampler tests (test_oracle_checks.h) compares full
+// covariances: samples whose covariances have the right variances but
+// correlations of the wrong sign fail it; samples of the mixture pass.
+TEST(OracleFullCovariance, ModeCheckSeesTheCorrelations) {
+  const GaussianMixture mix = demo_mixture_6d();
+  GaussianMixture flipped = mix;  // C' = S C S, S = diag(1, -1, 1, -1, 1, -1): same diagonal, same eigenvalues
+  for (auto& c : flipped.covariances)
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = 0; j < 6; ++j) c[i * 6 + j] *= ((i + j) % 2 == 0) ? 1.0 : -1.0;
+  Generator gen(9);
+  const Tensor good = mix.sample(20000, gen).x, bad = flipped.sample(20000, gen).x;
+  expect_moments(mix, good, "true samples");
+  ::testing::TestPartResultArray results;  // the check's failures, caught
+  {
+    ::testing::ScopedFakeTestPartResultReporter catcher(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &results);
+    expect_moments(mix, bad, "flipped correlations");
+  }
+  int cov_failures = 0;
+  for (int i = 0; i < results.size(); ++i)
+    cov_failures += std::string(results.GetTestPartResult(i).message()).find("whitened cov") != std::string::npos;
+  EXPECT_GE(cov_failures, 4);  // at least one covariance entry of every mode
 }
