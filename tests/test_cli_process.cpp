@@ -92,10 +92,14 @@ TEST_F(CliProcess, EdmRunSamplesWithHeunByDefaultAndWithRegistrySamplers) {
 }
 
 TEST_F(CliProcess, FlowRunSamplesWithFlowHeunByDefaultAndRefusesOtherSamplers) {
-  const std::string ckpt = train("flow", "--process flow --prediction flow --time-sampling logit-normal");
+  const std::string ckpt =
+      train("flow", "--process flow --prediction flow --time-sampling logit-normal --class-conditional");
   Result d = sample(ckpt, "");
   ASSERT_EQ(d.status, 0) << d.output;
   EXPECT_NE(d.output.find(", flow-heun, "), std::string::npos) << d.output;
+  Result g = sample(ckpt, "--labels 1 --guidance 3");  // classifier-free guidance: two evaluations each
+  ASSERT_EQ(g.status, 0) << g.output;
+  EXPECT_NE(g.output.find("14 model evaluations"), std::string::npos) << g.output;
   for (const char* s : {"flow-euler", "flow-rk45", "flow-heun --clip none"}) {
     Result r = sample(ckpt, std::string("--sampler ") + s);
     EXPECT_EQ(r.status, 0) << s << ": " << r.output;
