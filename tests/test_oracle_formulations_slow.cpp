@@ -1,11 +1,11 @@
 // The newer formulations driven by the exact oracle of the Gaussian mixtures
 // (test_oracle_checks.h: 20,000 samples; mode weights within 2 points,
 // per-mode means and variances, sliced Wasserstein <= 1.5x the distance
-// between two true sample sets in 2-D). So far: EDM's Heun, deterministic and
-// stochastic, and flow matching (Euler, Heun, RK45). The other new samplers
+// between two true sample sets in 2-D): EDM's Heun, deterministic and
+// stochastic, and flow matching (Euler, Heun, RK45). The other sigma samplers
 // (euler, euler-ancestral, dpm++2m on Karras sigmas, dpm++2m-sde, heun on VP
-// models, zero terminal SNR) are measured by examples/sampler_accuracy but do
-// not yet meet the sliced Wasserstein bound at the step counts tried.
+// models) and zero terminal SNR: test_oracle_sigma_samplers_slow.cpp; the 6-D
+// full-covariance mixture: test_oracle_full_covariance_slow.cpp.
 #include "diffusion/sampler.h"
 #include "diffusion/sigma_process.h"
 #include "test_oracle_checks.h"
