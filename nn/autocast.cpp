@@ -54,6 +54,9 @@ void GradScaler::update(bool found_inf) {
 
 void GradScaler::restore(double scale, int64_t good_steps, int64_t skipped) {
   DRIFT_CHECK(scale > 0 && std::isfinite(scale), "GradScaler: loss scale must be positive and finite, got ", scale);
+  DRIFT_CHECK(good_steps >= 0 && good_steps < growth_interval_, "GradScaler: good steps must be in [0, ",
+              growth_interval_, "), got ", good_steps);
+  DRIFT_CHECK(skipped >= 0, "GradScaler: skipped steps must be >= 0, got ", skipped);
   scale_ = scale;
   good_ = good_steps;
   skipped_ = skipped;

@@ -60,9 +60,12 @@ class GradScaler {
   // After a step: found_inf = the unscaled gradients were not all finite.
   void update(bool found_inf);
   double scale() const { return scale_; }
-  int64_t skipped_steps() const { return skipped_; }
-  void restore(double scale, int64_t good_steps, int64_t skipped);  // from a checkpoint
-  int64_t good_steps() const { return good_; }
+  int64_t skipped_steps() const { return skipped_; }  // steps skipped since the run began
+  int64_t good_steps() const { return good_; }         // good steps in a row since the last change of scale
+  int64_t growth_interval() const { return growth_interval_; }
+  // From a checkpoint (nn/checkpoint.h): scale positive and finite,
+  // good_steps in [0, growth_interval), skipped >= 0; else throws and changes nothing.
+  void restore(double scale, int64_t good_steps, int64_t skipped);
 
  private:
   double scale_;

@@ -1,6 +1,8 @@
 #include "nn/checkpoint.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace drift::nn {
@@ -52,6 +54,19 @@ std::string exact(double v) {  // reads back to the same double
   return buf;
 }
 
+// A double written by exact(): the whole text must be a number.
+bool parse_double(const std::string& text, double& out) {
+  if (text.empty() || text.size() > 40) return false;
+  char* end = nullptr;
+  out = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size();
+}
+
+// The fp16 loss scaler's three entries (nn/autocast.h).
+const char* const kScale = "grad_scaler.scale";
+const char* const kGood = "grad_scaler.good_steps";
+const char* const kSkipped = "grad_scaler.skipped_steps";
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const TrainingState& s) {
@@ -74,6 +89,11 @@ void save_checkpoint(const std::string& path, const TrainingState& s) {
   if (s.optimizer) meta["optimizer"] = s.optimizer->state_json();
   for (size_t i = 0; i < s.power_emas.size(); ++i)
     meta[phema_prefix(i) + "sigma_rel"] = exact(s.power_emas[i]->sigma_rel());
+  if (s.grad_scaler) {
+    meta[kScale] = exact(s.grad_scaler->scale());
+    meta[kGood] = std::to_string(s.grad_scaler->good_steps());
+    meta[kSkipped] = std::to_string(s.grad_scaler->skipped_steps());
+  }
   for (auto& [n, g] : all_generators(s)) {
     DRIFT_CHECK(g != nullptr, "save_checkpoint: generator '", n, "' is null");
     meta["rng." + n] = std::to_string(g->seed) + " " + std::to_string(g->offset);
@@ -125,6 +145,23 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
   DRIFT_CHECK(s.ema || ema_t.empty(), where, "the file holds EMA weights but no EMA was given to load them into");
   DRIFT_CHECK(s.optimizer || optim_t.empty(), where,
               "the file holds optimizer state but no optimizer was given to load it into");
+  // The loss scaler: scale positive and finite, good steps below the growth interval.
+  double scale = 0;
+  int64_t good = 0, skipped = 0;
+  if (s.grad_scaler) {
+    const std::string& st = meta_get(meta, kScale, path);
+    DRIFT_CHECK(parse_double(st, scale) && scale > 0 && std::isfinite(scale), where, "metadata '", kScale,
+                "' must be a positive finite number, found '", st.substr(0, 40), "'");
+    const std::string& gt = meta_get(meta, kGood, path);
+    DRIFT_CHECK(parse_step(gt, good) && good < s.grad_scaler->growth_interval(), where, "metadata '", kGood,
+                "' must be an integer in [0, ", s.grad_scaler->growth_interval(), "), found '", gt.substr(0, 40), "'");
+    const std::string& kt = meta_get(meta, kSkipped, path);
+    DRIFT_CHECK(parse_step(kt, skipped), where, "metadata '", kSkipped, "' must be an integer in [0, 2^63), found '",
+                kt.substr(0, 40), "'");
+  } else {
+    DRIFT_CHECK(meta.count(kScale) == 0, where, "the file holds fp16 loss-scaler state ('", kScale,
+                "') but no GradScaler was given to load it into (was the run trained with --precision fp16?)");
+  }
   std::vector<std::pair<Generator*, Generator>> rng;
   for (auto& [n, g] : all_generators(s)) {
     const std::string& text = meta_get(meta, "rng." + n, path);
@@ -143,6 +180,7 @@ void load_checkpoint(const std::string& path, TrainingState& s) {
   if (s.ema) s.ema->load_state(ema_t);
   if (s.optimizer) s.optimizer->load_state(optim_t, meta.at("optimizer"));
   for (size_t i = 0; i < s.power_emas.size(); ++i) s.power_emas[i]->load_state(phema_t[i]);
+  if (s.grad_scaler) s.grad_scaler->restore(scale, good, skipped);
   for (auto& [g, v] : rng) *g = v;
   s.step = step;
   s.config_json = config;

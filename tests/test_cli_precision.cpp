@@ -35,3 +35,20 @@ TEST_F(CliFolderTest, TrainAndSampleInMixedPrecision) {
   EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("fp8"), std::string::npos) << bad.output;
 }
+
+// An fp16 run reports its loss scaling (skipped steps, the scale) and resumes
+// with the scaler's state from the checkpoint.
+TEST_F(CliFolderTest, Fp16RunReportsSkippedStepsAndResumes) {
+  const std::string out = (dir / "fp16").string();
+  const std::string base = "train --preset tiny --data folder --data-path " + (dir / "data").string() + " --out " +
+                           out + " --batch-size 4 --sample-every 0 --checkpoint-every 2 --log-every 1 --quiet" +
+                           " --precision fp16";
+  Result t = run(base + " --steps 2");
+  ASSERT_EQ(t.status, 0) << t.output;
+  EXPECT_NE(t.output.find("fp16 loss scaling:"), std::string::npos) << t.output;
+  EXPECT_NE(t.output.find("skipped for non-finite gradients"), std::string::npos) << t.output;
+  Result r = run("train --out " + out + " --resume --steps 3 --quiet");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fp16 loss scaling:"), std::string::npos) << r.output;
+}

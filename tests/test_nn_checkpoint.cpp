@@ -1,6 +1,7 @@
 // Training checkpoints: N steps straight equal N/2 steps, save, load into a
 // fresh model / optimizer / EMA / generator, N/2 steps -- bitwise on the CPU,
-// with dropout active and gradient clipping. Mismatched checkpoints change nothing.
+// with dropout active and gradient clipping; the fp16 loss scaler's state travels
+// with it. Mismatched checkpoints change nothing.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ struct TrainRun {
   AdamW opt;
   EMA ema;
   Generator rng;  // data and noise
+  GradScaler scaler{1024.0, 5};  // fp16 loss scaling state (not used by train_step)
   int64_t step = 0;
   TrainRun(uint64_t model_seed, uint64_t rng_seed)
       : net(config(model_seed)), opt(net.named_parameters(), AdamOptions{1e-3, 0.9, 0.999, 1e-8, 0.01}),
@@ -61,6 +63,7 @@ struct TrainRun {
     s.model = &net;
     s.optimizer = &opt;
     s.ema = &ema;
+    s.grad_scaler = &scaler;
     s.step = step;
     s.generators = {{"data", &rng}};
     s.config_json = net.config().to_json();
@@ -86,6 +89,9 @@ TEST(Checkpoint, ResumeIsBitwiseIdentical) {
   {
     TrainRun first(1, 100);
     for (int i = 0; i < N / 2; ++i) first.train_step();
+    first.scaler.update(true);  // a skipped step: scale 512
+    first.scaler.update(false);
+    first.scaler.update(false);  // two good steps in a row
     save_checkpoint(path, first.state());
   }
   TrainRun resumed(77, 555);  // different seeds: everything must come from the file
@@ -96,6 +102,9 @@ TEST(Checkpoint, ResumeIsBitwiseIdentical) {
   EXPECT_EQ(s.config_json, TrainRun::config(1).to_json());
   resumed.step = s.step;
   EXPECT_EQ(resumed.opt.step_count(), N / 2);
+  EXPECT_EQ(resumed.scaler.scale(), 512.0);
+  EXPECT_EQ(resumed.scaler.good_steps(), 2);
+  EXPECT_EQ(resumed.scaler.skipped_steps(), 1);
   for (int i = 0; i < N / 2; ++i) resumed.train_step();
 
   expect_bitwise_equal(straight.net.state_dict(), resumed.net.state_dict(), "model");
@@ -143,6 +152,13 @@ TEST(Checkpoint, MismatchChangesNothing) {
   sc.ema = nullptr;
   expect_error([&] { load_checkpoint(path, sc); }, {"EMA"});
 
+  // Loss-scaler state in the file but no scaler to load it into (an fp16 run resumed as fp32).
+  TrainRun e(3, 4);
+  TrainingState se = e.state();
+  se.grad_scaler = nullptr;
+  expect_error([&] { load_checkpoint(path, se); }, {path, "grad_scaler.scale", "GradScaler"});
+  EXPECT_EQ(e.opt.step_count(), 0);
+
   // A plain safetensors file is not a checkpoint.
   save_safetensors(path, {{"x", ops::ones({1})}});
   expect_error([&] { load_checkpoint(path, sb); }, {path, "format"});
@@ -181,12 +197,23 @@ TEST(Checkpoint, CorruptMetadataChangesNothing) {
       {"rng.data", "1 2 3", {"rng.data"}},
       {"rng.data", "-1 2", {"rng.data"}},
       {"rng.model.dropout", "x", {"rng.model.dropout"}},
-      {"config", "", {}},  // erased below: a missing entry
+      {"grad_scaler.scale", "0", {"grad_scaler.scale", "'0'"}},
+      {"grad_scaler.scale", "-2", {"grad_scaler.scale", "'-2'"}},
+      {"grad_scaler.scale", "inf", {"grad_scaler.scale", "'inf'"}},
+      {"grad_scaler.scale", "nan", {"grad_scaler.scale"}},
+      {"grad_scaler.scale", "1e400", {"grad_scaler.scale"}},
+      {"grad_scaler.scale", "64x", {"grad_scaler.scale", "'64x'"}},
+      {"grad_scaler.good_steps", "5", {"grad_scaler.good_steps", "[0, 5)", "'5'"}},
+      {"grad_scaler.good_steps", "-1", {"grad_scaler.good_steps"}},
+      {"grad_scaler.skipped_steps", "1.5", {"grad_scaler.skipped_steps", "'1.5'"}},
+      {"grad_scaler.skipped_steps", "<erase>", {}},  // a missing entry
+      {"config", "<erase>", {}},  // a missing entry
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.key + " = " + c.value.substr(0, 60));
     Metadata meta = good.metadata;
-    if (c.key == "config") meta.erase("config");
+    const bool erase = c.value == "<erase>";
+    if (erase) meta.erase(c.key);
     else meta[c.key] = c.value;
     save_safetensors(bad, good.tensors, meta);
 
@@ -203,8 +230,13 @@ TEST(Checkpoint, CorruptMetadataChangesNothing) {
     TrainingState s = b.state();
     std::vector<std::string> pieces = c.pieces;
     pieces.push_back(bad);
-    if (c.key == "config") pieces.push_back("'config'");
+    if (erase) pieces.push_back("'" + c.key + "'");
+    b.scaler.update(true);  // scale 512, 1 skipped
+    b.scaler.update(false);
     expect_error([&] { load_checkpoint(bad, s); }, pieces);
+    EXPECT_EQ(b.scaler.scale(), 512.0);
+    EXPECT_EQ(b.scaler.good_steps(), 1);
+    EXPECT_EQ(b.scaler.skipped_steps(), 1);
     expect_bitwise_equal(b.net.state_dict(), copies[0], "model");
     expect_bitwise_equal(b.ema.shadow(), copies[1], "ema");
     expect_bitwise_equal(b.opt.state_tensors(), copies[2], "optimizer");

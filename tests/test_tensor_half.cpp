@@ -15,6 +15,7 @@
 #include "diffusion/toy.h"
 #include "diffusion/trainer.h"
 #include "nn/autocast.h"
+#include "nn/checkpoint.h"
 #include "nn/layers.h"
 #include "nn/safetensors.h"
 #include "tensor/ops.h"
@@ -291,4 +292,82 @@ TEST(TensorHalf, MixedPrecisionTrainingLearnsLikeFloat32) {
   EXPECT_NEAR(bf_last, f32_last, 0.15 * f32_last);
   EXPECT_NEAR(h_last, f32_last, 0.15 * f32_last);
   EXPECT_LT(skipped, 30);
+}
+
+// fp16 training on the CPU, saved and resumed: the loss scaler's scale, its
+// run of good steps and the skipped-step count come back from the checkpoint,
+// and the resumed run takes the same steps (parameters bitwise equal) as one
+// that never stopped, skipped steps included.
+TEST(TensorHalf, Fp16ResumeRestoresTheLossScaler) {
+  diffusion::GaussianMixture mix = diffusion::demo_mixture_2d();
+  diffusion::DiscreteSchedule sch = diffusion::DiscreteSchedule::linear();
+  struct Run {
+    diffusion::MlpDenoiser model;
+    diffusion::Trainer trainer;
+    Generator data;
+    Run(const diffusion::DiscreteSchedule& sch, uint64_t seed)
+        : model(config(seed)), trainer(model, model, sch, trainer_config(seed)), data(seed + 7) {}
+    static diffusion::MlpConfig config(uint64_t seed) {
+      diffusion::MlpConfig mc;
+      mc.seed = seed;
+      return mc;
+    }
+    static diffusion::TrainerConfig trainer_config(uint64_t seed) {
+      diffusion::TrainerConfig tc;
+      tc.lr = 3e-3;
+      tc.warmup_steps = 5;
+      tc.seed = seed + 1;
+      tc.precision = nn::Precision::FP16;
+      return tc;
+    }
+    nn::TrainingState state() {
+      nn::TrainingState s;
+      s.model = &model;
+      s.optimizer = &trainer.optimizer();
+      s.ema = trainer.ema();
+      s.grad_scaler = trainer.grad_scaler();
+      s.step = trainer.step_count();
+      s.generators = {{"noise", &trainer.generator()}, {"data", &data}};
+      return s;
+    }
+    int64_t steps(int n, const diffusion::GaussianMixture& mix) {
+      int64_t skipped = 0;
+      // Data x300: the gradients at the starting scale of 65536 overflow float16, so
+      // steps are skipped at first and again later (steps 0-4 and 8 of this run).
+      for (int i = 0; i < n; ++i) skipped += trainer.step(ops::mul(mix.sample(64, data).x, 300.0)).skipped ? 1 : 0;
+      return skipped;
+    }
+  };
+  const int N = 24, K = 6;  // resume after K steps
+  Run straight(sch, 1);
+  const int64_t straight_skipped = straight.steps(N, mix);
+  ASSERT_NE(straight.trainer.grad_scaler(), nullptr);
+
+  const std::string path = testing::TempDir() + "drift_fp16_resume.safetensors";
+  {
+    Run first(sch, 1);
+    const int64_t skipped = first.steps(K, mix);
+    // fp16 from a scale of 65536 overflows at first: the checkpoint holds a changed scale.
+    ASSERT_GT(skipped, 0);
+    ASSERT_LT(first.trainer.grad_scaler()->scale(), 65536.0);
+    EXPECT_EQ(first.trainer.grad_scaler()->skipped_steps(), skipped);
+    nn::save_checkpoint(path, first.state());
+  }
+  Run resumed(sch, 5);  // other seeds: everything must come from the file
+  nn::TrainingState s = resumed.state();
+  nn::load_checkpoint(path, s);
+  EXPECT_GT(resumed.steps(N - K, mix), 0);  // skips after the resume too
+  const nn::GradScaler& a = *straight.trainer.grad_scaler();
+  const nn::GradScaler& b = *resumed.trainer.grad_scaler();
+  EXPECT_EQ(a.scale(), b.scale());
+  EXPECT_EQ(a.good_steps(), b.good_steps());
+  EXPECT_EQ(a.skipped_steps(), b.skipped_steps());
+  EXPECT_EQ(a.skipped_steps(), straight_skipped);
+  EXPECT_EQ(straight.trainer.step_count(), resumed.trainer.step_count());
+  EXPECT_EQ(straight.trainer.step_count(), N - straight_skipped);
+  const auto pa = straight.model.state_dict(), pb = resumed.model.state_dict();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i)
+    EXPECT_EQ(ops::to_vector_f32(pa[i].second), ops::to_vector_f32(pb[i].second)) << pa[i].first;
+  std::remove(path.c_str());
 }

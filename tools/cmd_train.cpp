@@ -13,8 +13,9 @@
 //
 // The run folder holds config.json, loss.csv (step, loss, lr), loss.png,
 // samples/step_NNNNNNN.png and checkpoint.safetensors (model, EMA, optimizer,
-// step, every random stream and the data loader's position), written
-// atomically, so --resume continues exactly as if never stopped; with
+// step, every random stream, the data loader's position and, for fp16, the
+// loss scaler), written atomically, so --resume continues exactly as if never
+// stopped (fp16 steps skipped for non-finite gradients are counted and printed); with
 // posthoc_ema_every > 0 also ema_snapshots/ (EDM2 post-hoc EMA, `drift ema`).
 //
 // Under mpirun (docs/DISTRIBUTED.md) every process trains on its rows of the
@@ -179,6 +180,7 @@ void run_train(const TrainArgs& args) {
   state.optimizer = &trainer.optimizer();
   state.ema = trainer.ema();
   state.power_emas = trainer.power_emas();  // the post-hoc EMA's profiles (empty when off)
+  state.grad_scaler = trainer.grad_scaler();  // fp16 loss scaling (null otherwise)
   state.generators = {{"noise", &trainer.generator()}, {"data", &data_gen}};
   state.config_json = c.to_json();
   if (args.resume) {
@@ -254,6 +256,7 @@ void run_train(const TrainArgs& args) {
   ProgressBar bar(c.steps, state.step, !args.quiet && root);
   DivergenceWatch divergence;
   double comm_wait = 0;
+  int64_t skipped_session = 0;  // fp16 steps skipped in this session
   double running = 0;
   int64_t running_n = 0;
   while (state.step < c.steps) {
@@ -266,6 +269,10 @@ void run_train(const TrainArgs& args) {
 
     DRIFT_CHECK(std::isfinite(st.loss), "drift train: the loss became ", st.loss, " at step ", state.step,
                 " (try a lower --lr or --grad-clip)");
+    if (st.skipped) {  // fp16: non-finite gradients, no update, the step count stays; the scale was halved
+      ++skipped_session;
+      continue;
+    }
     if (trainer.reducer()) comm_wait += trainer.reducer()->stats().wait_seconds;
     if (log) log->add(state.step, st.loss, st.lr);
     const std::string warning = divergence.add(state.step, st.loss);
@@ -275,8 +282,12 @@ void run_train(const TrainArgs& args) {
     }
     running += st.loss;
     ++running_n;
-    char extra[64];
-    std::snprintf(extra, sizeof(extra), "loss %.4f", running / static_cast<double>(running_n));
+    char extra[96];
+    if (const nn::GradScaler* gs = trainer.grad_scaler())
+      std::snprintf(extra, sizeof(extra), "loss %.4f, loss scale %g, %lld skipped", running / static_cast<double>(running_n),
+                    gs->scale(), static_cast<long long>(gs->skipped_steps()));
+    else
+      std::snprintf(extra, sizeof(extra), "loss %.4f", running / static_cast<double>(running_n));
     bar.update(state.step, extra);
     if (state.step % c.log_every == 0 || state.step == c.steps) {
       if (log) log->flush_and_plot();
@@ -302,6 +313,10 @@ void run_train(const TrainArgs& args) {
     std::printf("communication: rank 0 waited %.3f s in all for gradient all-reduces after backward\n", comm_wait);
   std::printf("done: %lld steps (%.2f it/s this session); checkpoint %s, loss curve %s/loss.png\n",
               static_cast<long long>(state.step), bar.rate(), ckpt_path.c_str(), out.c_str());
+  if (const nn::GradScaler* gs = trainer.grad_scaler())
+    std::printf("fp16 loss scaling: %lld step(s) skipped for non-finite gradients (%lld this session), "
+                "loss scale now %g\n",
+                static_cast<long long>(gs->skipped_steps()), static_cast<long long>(skipped_session), gs->scale());
   if (divergence.diverged())
     std::printf("warning: the loss diverged during this run (see above); the samples are likely noise\n");
 }
