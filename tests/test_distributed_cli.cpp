@@ -162,10 +162,13 @@ class DistributedCli : public ::testing::Test {
 TEST_F(DistributedCli, OnlyRankZeroWrites) {
   fs::create_directories(dir / "a");
   fs::create_directories(dir / "b");
-  Result r = run(mpi_env() + std::string(DRIFT_MPIEXEC) + " -np 1 --wdir " + (dir / "a").string() + " " + train("run", 2) +
-                 " : -np 1 --wdir " + (dir / "b").string() + " " + train("run", 2));
+  // (with post-hoc EMA snapshots: the tracked profiles are in the replica check, the files rank 0's)
+  const std::string args = train("run", 2, "--posthoc-ema-every 1");
+  Result r = run(mpi_env() + std::string(DRIFT_MPIEXEC) + " -np 1 --wdir " + (dir / "a").string() + " " + args +
+                 " : -np 1 --wdir " + (dir / "b").string() + " " + args);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(fs::exists(dir / "a" / "run" / "checkpoint.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "a" / "run" / "ema_snapshots" / "step_0000002_sigma_rel_0.1000.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "a" / "run" / "loss.csv"));
   EXPECT_TRUE(fs::exists(dir / "a" / "run" / "samples" / "step_0000002.png"));
   EXPECT_TRUE(fs::is_empty(dir / "b")) << "rank 1 wrote files";

@@ -69,8 +69,12 @@ void run_ema(const EmaArgs& a) {
               "%lld)\n",
               r.sigma_rel, r.gamma, static_cast<long long>(r.step), r.used.size(), list.c_str(),
               static_cast<long long>(r.used.front().step), static_cast<long long>(r.step));
-  std::printf("the reconstructed averaging profile is within %.3g%% of the wanted one (relative L2); wrote %s\n",
-              100 * r.coefficients.profile_error, a.out.c_str());
+  if (r.coefficients.profile_error < 1e-6)
+    std::printf("the snapshots hold this profile itself (relative L2 error %.1e); wrote %s\n",
+                r.coefficients.profile_error, a.out.c_str());
+  else
+    std::printf("the reconstructed averaging profile is within %.3g%% of the wanted one (relative L2); wrote %s\n",
+                100 * r.coefficients.profile_error, a.out.c_str());
 }
 
 }  // namespace
