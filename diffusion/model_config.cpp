@@ -101,6 +101,8 @@ LoadedModel load_model(const std::string& path, bool use_ema) {
     has_ema |= name.rfind("ema.", 0) == 0;
     has_model |= name.rfind("model.", 0) == 0;
   }
+  DRIFT_CHECK(use_ema || has_model || !has_ema, "'", path, "' holds only averaged weights (ema.*, e.g. a drift ema "
+              "reconstruction), no raw ones (model.*): load it with its EMA weights (without --no-ema)");
   const std::string prefix = use_ema && has_ema ? "ema." : has_model ? "model." : "";
   nn::NamedTensors dict;
   for (const auto& [name, t] : file.tensors)

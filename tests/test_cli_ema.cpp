@@ -63,6 +63,9 @@ TEST_F(CliEma, TrainWritesSnapshotsEmaReconstructsSampleReads) {
   ASSERT_EQ(s.status, 0) << s.output;
   EXPECT_NE(s.output.find("step 4, EMA weights"), std::string::npos) << s.output;
   EXPECT_TRUE(fs::exists(dir / "s.png"));
+  Result raw = run("sample -c " + out + " --no-ema --n 2 --steps 3 --quiet -o " + (dir / "r.png").string());
+  EXPECT_NE(raw.status, 0);
+  EXPECT_NE(raw.output.find("holds only averaged weights"), std::string::npos) << raw.output;
 
   // An earlier snapshot step uses the snapshots up to it.
   Result early = run("ema --run " + (dir / "run").string() + " --sigma-rel 0.07 --step 2 -o " + out);
