@@ -16,9 +16,22 @@ void ModelConfig::validate() const {
   if (process == ProcessKind::Flow)
     DRIFT_CHECK(prediction == Prediction::Flow, "key 'prediction': process flow predicts the velocity, got '",
                 prediction_name(prediction), "'; set prediction to flow");
+  if (zero_terminal_snr) {
+    DRIFT_CHECK(process == ProcessKind::DDPM, "key 'zero_terminal_snr': rescales a ddpm schedule, but process is ",
+                kind);
+    // At T-1 alpha = 0: x_t is pure noise and eps carries nothing about x0 (Lin et al. 2024, sec. 3.2).
+    DRIFT_CHECK(prediction == Prediction::V || prediction == Prediction::X0, "key 'zero_terminal_snr': needs "
+                "prediction v or x0 (at the last step alpha = 0, where x0 cannot be had from eps), got '",
+                prediction_name(prediction), "'");
+  }
   DRIFT_CHECK(sigma_max > sigma_min, "keys 'sigma_min', 'sigma_max': expected sigma_min < sigma_max, got ", sigma_min,
               " and ", sigma_max, " (process ", kind, ")");
   unet.validate();
+}
+
+DiscreteSchedule ModelConfig::make_schedule() const {
+  DiscreteSchedule s = DiscreteSchedule::make(schedule, timesteps);
+  return zero_terminal_snr ? s.rescaled_zero_terminal_snr() : s;
 }
 
 std::unique_ptr<Process> ModelConfig::make_process() const {

@@ -42,6 +42,8 @@ DRIFT_CONFIG_ENUM(ProcessKind, {ProcessKind::DDPM, "ddpm"}, {ProcessKind::EDM, "
     "or flow (x_t = (1 - t) x0 + t eps, velocity; rectified flow)")                                         \
   X(BetaSchedule, schedule, BetaSchedule::Linear, config::any(), "ddpm: beta schedule")                    \
   X(int64_t, timesteps, 1000, config::in(2, 100000), "ddpm: diffusion steps T of the discrete schedule")   \
+  X(bool, zero_terminal_snr, false, config::any(),                                                         \
+    "ddpm: rescale the schedule to zero terminal SNR (Lin et al. 2024; prediction v or x0)")               \
   X(Prediction, prediction, Prediction::Eps, config::any(),                                                \
     "what the network predicts: eps, x0, v or flow (edm: x0, through the preconditioning; flow: flow)")     \
   X(double, sigma_min, 0.002, config::in(1e-6, 1e3), "edm: smallest noise level")                          \
@@ -56,7 +58,8 @@ struct ModelConfig {
   // The limits of every field, that prediction fits the process, and the
   // U-Net's own checks (nn::UNetConfig::validate).
   void validate() const;
-  DiscreteSchedule make_schedule() const { return DiscreteSchedule::make(schedule, timesteps); }
+  // The ddpm schedule (rescaled to zero terminal SNR when asked).
+  DiscreteSchedule make_schedule() const;
   // The process of `process`: DiscreteSchedule, EdmProcess or FlowProcess.
   std::unique_ptr<Process> make_process() const;
   // What the U-Net's time embedding sees is time * time_scale: integer steps

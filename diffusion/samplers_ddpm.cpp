@@ -51,8 +51,14 @@ Tensor ddpm_steps(SamplerContext& ctx, Tensor x, const std::vector<double>& ts) 
     const double a_t = ctx.alpha(t), s_t = ctx.sigma(t), a_s = ctx.alpha(s), s_s = ctx.sigma(s);
     const double a_ts = a_t / a_s;
     const double var_ts = std::max(0.0, s_t * s_t - a_ts * a_ts * s_s * s_s);  // beta_t
-    Tensor eps = ctx.model.eps(x, t);
-    x = mul(sub(x, mul(eps, var_ts / s_t)), 1.0 / a_ts);
+    if (a_t > 0) {
+      Tensor eps = ctx.model.eps(x, t);
+      x = mul(sub(x, mul(eps, var_ts / s_t)), 1.0 / a_ts);
+    } else {
+      // alpha_t = 0 (zero terminal SNR: x_t is pure noise): the same mean in its x0 form,
+      // alpha_s sigma_{t|s}^2 / sigma_t^2 x0 + alpha_{t|s} sigma_s^2 / sigma_t^2 x_t = alpha_s x0   (DDPM eq. 7)
+      x = mul(ctx.model.x0(x, t), a_s);
+    }
     if (!ctx.is_clean(s)) {
       // sigma^2 = beta_t, or beta_tilde_t = sigma_s^2 / sigma_t^2 beta_t         (DDPM sec. 3.2, eq. 7)
       const double var = ctx.opt.variance == DdpmVariance::Beta ? var_ts : var_ts * s_s * s_s / (s_t * s_t);

@@ -2,15 +2,17 @@
 // (the presets mnist-edm / mnist-flow set the same keys) records the process
 // in the checkpoint; `drift sample` then uses the process's default sampler
 // (heun on Karras sigmas for edm, flow-heun for flow) or any registry sampler
-// that fits, refuses the ones that don't, and `drift eval` runs. On a tiny
-// training run of a few steps.
+// that fits, refuses the ones that don't, and `drift eval` runs; a ddpm
+// schedule rescaled to zero terminal SNR. On tiny training runs of a few steps.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 
 #include "cli_run.h"
 #include "tools/run_config.h"
+#include "tools/sample_args.h"
 
 namespace fs = std::filesystem;
 using namespace drift;
@@ -129,4 +131,37 @@ TEST_F(CliProcess, MismatchedSettingsAreRefusedBeforeTraining) {
   bad("--process edm --prediction eps", "'prediction'");
   bad("--time-sampling log-normal", "'time_sampling'");
   bad("--process vp", "--process");
+}
+
+TEST_F(CliProcess, ZeroTerminalSnrScheduleTrainsAndSamples) {
+  const std::string ckpt = train("zsnr", "--zero-terminal-snr --prediction v");
+  EXPECT_NE(read_all((dir / "zsnr/config.json").string()).find("\"zero_terminal_snr\": true"), std::string::npos);
+  cli::LoadedModel m = cli::load_trained_model(ckpt);
+  EXPECT_EQ(m.process.alpha(m.process.t_max()), 0.0);  // x_{T-1} is pure noise
+  EXPECT_GT(m.process.alpha(m.process.t_max() - 1), 0.0);
+  // Samples are finite with the samplers that fit (the Karras ones given a finite top).
+  for (const char* s : {"ddim", "ddpm", "dpm++2m", "heun", "dpm++2m-sde", "sde", "ode"}) {
+    cli::SampleArgs args;
+    args.sampler = s;
+    args.steps = 5;
+    if (std::string(s) == "heun" || std::string(s) == "dpm++2m-sde") args.sigma_max = 20;
+    Generator gen(1);
+    cli::SamplerSettings st = args.settings(m.process);
+    Tensor x = cli::run_sampler(m.denoiser, m.process, m.sample_shape(2), gen, st, {}).x;
+    for (float v : ops::to_vector_f32(x)) ASSERT_TRUE(std::isfinite(v)) << s;
+  }
+  Result d = sample(ckpt, "");
+  EXPECT_EQ(d.status, 0) << d.output;
+  Result k = sample(ckpt, "--sampler heun");
+  EXPECT_NE(k.status, 0);
+  EXPECT_NE(k.output.find("--sigma-max"), std::string::npos) << k.output;
+  EXPECT_EQ(sample(ckpt, "--sampler heun --sigma-max 20").status, 0);
+  Result l = sample(ckpt, "--sampler dpm --spacing logsnr");
+  EXPECT_NE(l.status, 0);
+  EXPECT_NE(l.output.find("trailing"), std::string::npos) << l.output;
+  // eps cannot be turned into x0 where alpha = 0.
+  Result eps = run("train --preset tiny --data folder --data-path " + (dir / "data").string() + " --out " +
+                   (dir / "bad").string() + " --steps 1 --quiet --zero-terminal-snr");
+  EXPECT_NE(eps.status, 0);
+  EXPECT_NE(eps.output.find("'zero_terminal_snr'"), std::string::npos) << eps.output;
 }

@@ -71,6 +71,14 @@ TEST(DiffusionFormulations, ZeroTerminalSnrSchedule) {
   EXPECT_EQ(z.sigma(double(z.T() - 1)), 1.0);
   EXPECT_EQ(make_timesteps(z, 10, Spacing::Trailing).front(), 999.0);  // trailing starts at pure noise
   EXPECT_THROW(DiscreteSchedule({0.5, 1.0, 0.5}), Error);  // beta = 1 only as the last step
+  // DDPM ancestral sampling starts at alpha = 0, where the eps form of the step would divide by
+  // alpha_{t|s} = 0: a model whose x0 is a constant gives that constant, not nan.
+  struct ConstantX0 : Denoiser {
+    Tensor predict(const Tensor& x, const Tensor&, const Tensor&) override { return ops::full_like(x, 0.3); }
+    Prediction target() const override { return Prediction::X0; }
+  } model;
+  Generator gen(1);
+  for (double v : ops::to_vector_f64(ddpm_sample(model, z, {4, 2}, gen).x)) EXPECT_NEAR(v, 0.3, 1e-4);
 }
 
 TEST(DiffusionFormulations, X0ClippingAndDynamicThresholding) {

@@ -11,7 +11,6 @@ SamplerSettings SampleArgs::settings(const diffusion::Process& process) const {
   SamplerSettings s;
   s.solver = parse_solver(solver);
   s.name = sampler.empty() ? default_sampler(process) : resolve_sampler(sampler, s.solver);
-  check_sampler_fits(s.name, process);
   s.steps = steps;
   s.eta = eta;
   s.spacing = parse_spacing(spacing);
@@ -27,6 +26,7 @@ SamplerSettings SampleArgs::settings(const diffusion::Process& process) const {
   s.sigma_max = sigma_max;
   s.rho = rho;
   s.s_churn = s_churn;
+  check_settings_fit(s, process);
   return s;
 }
 

@@ -58,6 +58,19 @@ void check_sampler_fits(const std::string& name, const Process& process) {
               " (its default), euler-ancestral or dpm++2m-sde for a stochastic sampler");
 }
 
+void check_settings_fit(const SamplerSettings& st, const Process& process) {
+  check_sampler_fits(st.name, process);
+  if (process.alpha(process.t_max()) > 0) return;
+  const bool listed = st.name == "ddim" || st.name == "dpm++2m";  // the samplers that take --spacing
+  const bool karras = (listed && st.spacing == Spacing::Karras) || st.name == "euler" ||
+                      st.name == "euler-ancestral" || st.name == "heun" || st.name == "dpm++2m-sde";
+  DRIFT_CHECK(!karras || st.sigma_max > 0, "--sampler ", st.name, ": this model's schedule has zero terminal SNR "
+              "(alpha = 0 at its last step), where the noise level sigma / alpha is infinite; give the top of the "
+              "Karras sigmas with --sigma-max (e.g. 80), or use ddim with --spacing trailing");
+  DRIFT_CHECK(!(listed && st.spacing == Spacing::LogSNR), "--spacing logsnr: this model's schedule has zero terminal "
+              "SNR (alpha = 0 at its last step), where the log-SNR is -infinity; use --spacing trailing");
+}
+
 X0ClipMode parse_x0_clip(const std::string& s) {
   if (s == "none") return X0ClipMode::None;
   if (s == "clip") return X0ClipMode::Clip;
@@ -84,7 +97,7 @@ OdeSolver parse_solver(const std::string& s) {
 
 SampleResult run_sampler(Denoiser& model, const Process& process, const Shape& shape, Generator& gen,
                          const SamplerSettings& st, const SampleOptions& common) {
-  check_sampler_fits(st.name, process);
+  check_settings_fit(st, process);
   SamplerOptions o;
   o.steps = st.steps;
   o.eta = st.eta;

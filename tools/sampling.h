@@ -45,6 +45,11 @@ std::string default_sampler(const diffusion::Process& process);
 // samplers integrate a flow-matching velocity (process flow), which in turn
 // only samples with them (at t = 1 its alpha is 0: no sigma, score or log-SNR).
 void check_sampler_fits(const std::string& name, const diffusion::Process& process);
+// Throws when the settings cannot work on `process`: on a schedule with zero
+// terminal SNR (alpha = 0 at T-1) the noise level sigma / alpha and the
+// log-SNR there are infinite, so Karras sigmas need --sigma-max and the
+// logsnr spacing is refused. (Also runs check_sampler_fits.)
+void check_settings_fit(const SamplerSettings& settings, const diffusion::Process& process);
 diffusion::X0ClipMode parse_x0_clip(const std::string& s);
 diffusion::Spacing parse_spacing(const std::string& s);
 diffusion::OdeSolver parse_solver(const std::string& s);
