@@ -1,6 +1,8 @@
 // Fuzzes load_safetensors (nn/safetensors.cpp): header length, JSON header
 // (bounded depth and size), dtypes, shapes (checked products), offsets.
-// Property: a file that loads saves and loads back to the same tensors.
+// Properties: a file that loads saves and loads back to the same tensors; the
+// header-only load_safetensors_metadata agrees with the full load (a file that
+// loads has readable metadata, the same).
 #include <cstring>
 
 #include "fuzz/fuzz_common.h"
@@ -10,12 +12,20 @@ using namespace drift;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = fuzz::input_file(data, size, "in.safetensors");
+  nn::Metadata meta;
+  bool meta_ok = true;
+  try {
+    meta = nn::load_safetensors_metadata(path);
+  } catch (const Error&) {
+    meta_ok = false;
+  }
   nn::SafetensorsContents c;
   try {
     c = nn::load_safetensors(path);
   } catch (const Error&) {
     return 0;
   }
+  FUZZ_CHECK(meta_ok && meta == c.metadata);
   const std::string again = fuzz::input_file(nullptr, 0, "again.safetensors");
   nn::save_safetensors(again, c.tensors, c.metadata);  // must accept whatever load returned
   nn::SafetensorsContents d = nn::load_safetensors(again);
