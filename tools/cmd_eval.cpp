@@ -84,6 +84,7 @@ void run_eval(const EvalArgs& a) {
   std::vector<Tensor> parts;
   DRIFT_CHECK(a.batch > 0, "--batch must be positive, got ", a.batch);
   SamplingProgress progress((n + a.batch - 1) / a.batch, !a.s.quiet && root);  // over every batch's steps
+  int64_t nfe = 0;  // model evaluations per sample (both passes of guidance counted)
   for (int64_t i = 0; i < n; i += a.batch) {
     const int64_t b = std::min(a.batch, n - i);
     diffusion::SampleOptions common;
@@ -92,7 +93,9 @@ void run_eval(const EvalArgs& a) {
       common.guidance.labels = ops::to(ops::contiguous(ops::narrow(all_labels, 0, i, b)), device);
     common.guidance.scale = a.s.guidance;
     const Shape shape = {b, c.unet.in_channels, c.unet.image_size, c.unet.image_size};
-    Tensor x = run_sampler_split(den, process, shape, gen, st, progress.attach(common)).x;
+    diffusion::SampleResult r = run_sampler_split(den, process, shape, gen, st, progress.attach(common));
+    if (i == 0) nfe = r.nfe;
+    Tensor x = r.x;
     parts.push_back(ops::clamp(x, -1.0, 1.0));
     progress.next_run();
   }
@@ -114,8 +117,8 @@ void run_eval(const EvalArgs& a) {
   GaussianFit f_test = fit_gaussian(features_of(*cls, ops::narrow(real.images, 0, 0, n), a.batch), n, d);
   Batch real_train = dataset_to_tensors(train, n);
   GaussianFit f_train = fit_gaussian(features_of(*cls, real_train.images, a.batch), n, d);
-  std::printf("Fréchet classifier distance (%lld samples, %s, %lld steps): %s\n", static_cast<long long>(n),
-              st.name.c_str(), static_cast<long long>(st.steps),
+  std::printf("Fréchet classifier distance (%lld samples, %s, %lld steps, %lld model evaluations): %s\n",
+              static_cast<long long>(n), st.name.c_str(), static_cast<long long>(st.steps), static_cast<long long>(nfe),
               format_number(frechet_distance(f_fake, f_test)).c_str());
   std::printf("  baseline, real train vs real test images:            %s\n",
               format_number(frechet_distance(f_train, f_test)).c_str());
