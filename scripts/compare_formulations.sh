@@ -15,7 +15,8 @@
 #   STEPS=20 N=200 NFES=10 GUIDANCES=3 CLASSIFIER_STEPS=50 scripts/compare_formulations.sh   (a quick check)
 # Settings (environment): PRESETS, STEPS (training steps; default: the preset's),
 # N (samples per eval, 2000), NFES ("10 20 50"), GUIDANCES ("1 3"), OUT (runs/compare),
-# DATA (data set name, mnist), CLASSIFIER_STEPS (2000), BUILD_DIR (build).
+# DATA (data set name, mnist), CLASSIFIER (its file, $OUT/eval_classifier.safetensors) and
+# CLASSIFIER_STEPS (2000), BUILD_DIR (build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESETS=${PRESETS:-"mnist-cpu mnist-cpu-edm mnist-cpu-flow"}
@@ -26,6 +27,7 @@ OUT=${OUT:-runs/compare}
 BUILD_DIR=${BUILD_DIR:-build}
 DATA=${DATA:-mnist}
 CLASSIFIER_STEPS=${CLASSIFIER_STEPS:-2000}  # the eval classifier, trained once and shared by every run
+CLASSIFIER=${CLASSIFIER:-$OUT/eval_classifier.safetensors}
 if [[ ! -x $BUILD_DIR/drift ]]; then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" --target drift
@@ -69,7 +71,7 @@ for preset in $PRESETS; do
     for g in $GUIDANCES; do
       log=$run/eval_${sampler}_${steps}_g${g}.txt
       "$DRIFT" eval -c "$run/checkpoint.safetensors" --sampler "$sampler" --steps "$steps" --guidance "$g" \
-        --n "$N" --classifier "$OUT/eval_classifier.safetensors" --classifier-steps "$CLASSIFIER_STEPS" --quiet |
+        --n "$N" --classifier "$CLASSIFIER" --classifier-steps "$CLASSIFIER_STEPS" --quiet |
         tee "$log"
       fd=$(sed -n 's/^Fréchet classifier distance (.*): //p' "$log")
       used=$(sed -n 's/^Fréchet classifier distance (.*, \([0-9]*\) model evaluations).*/\1/p' "$log")
