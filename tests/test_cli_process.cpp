@@ -86,7 +86,7 @@ TEST_F(CliProcess, EdmRunSamplesWithHeunByDefaultAndWithRegistrySamplers) {
   }
   Result e = run("eval -c " + ckpt + " --n 4 --batch 2 --steps 3 --classifier-steps 3");
   EXPECT_EQ(e.status, 0) << e.output;
-  EXPECT_NE(e.output.find("heun"), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("heun, 3 steps, 5 model evaluations"), std::string::npos) << e.output;
   // The run resumes in its formulation.
   Result r = run("train --out " + (dir / "edm").string() + " --resume --steps 4 --quiet");
   EXPECT_EQ(r.status, 0) << r.output;
