@@ -643,6 +643,24 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   return y;
 }
 
+// o = v P^T, P = softmax(scale q^T k) over keys (rows i: queries, columns j: keys),
+// with G = dO [G, dv, Nq]; the backward recomputes P from q and k (as
+// FlashAttention does, Dao et al. 2022, sec. 3.1) instead of keeping it:
+//   dv = G P;  dP = G^T v;  dS = P (dP - rowsum(P dP));  dq = scale k dS^T;  dk = scale q dS
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
+  Tensor y = ops::attention(q, k, v, scale);
+  record(y, "attention", {q, k, v}, [q_ = saved(q), k_ = saved(k), v_ = saved(v), scale](const Tensor& g) -> Grads {
+    Tensor P = ops::softmax(ops::mul(ops::matmul(ops::transpose(q_, 1, 2), k_), scale), -1);  // [G, Nq, Nk]
+    Tensor dv = ops::matmul(g, P);                                                          // [G, dv, Nk]
+    Tensor dP = ops::matmul(ops::transpose(g, 1, 2), v_);                                   // [G, Nq, Nk]
+    Tensor dS = ops::mul(P, ops::sub(dP, ops::sum(ops::mul(P, dP), {-1}, true)));
+    Tensor dq = ops::mul(ops::matmul(k_, ops::transpose(dS, 1, 2)), scale);                 // [G, d, Nq]
+    Tensor dk = ops::mul(ops::matmul(q_, dS), scale);                                       // [G, d, Nk]
+    return {dq, dk, dv};
+  });
+  return y;
+}
+
 // y = x - logsumexp(x) along dim;  dx = g - exp(y) sum(g, dim)
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   Tensor y = ops::log_softmax(x, dim);

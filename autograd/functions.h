@@ -82,6 +82,9 @@ Tensor embedding(const Tensor& weight, const Tensor& ids);
 
 // softmax, normalisation, dropout, losses
 Tensor softmax(const Tensor& x, int64_t dim);
+// Fused attention (ops::attention): q [G, d, Nq], k [G, d, Nk], v [G, dv, Nk] -> [G, dv, Nq],
+// out[:, :, i] = sum_j softmax_j(scale q_i . k_j) v_j; the backward recomputes the weights.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 // silu(group_norm(x)) in one kernel each way on the CPU (the U-Net's norm + activation).

@@ -20,6 +20,7 @@ void register_index_kernels(Backend& b);        // cuda/index.cu:       IndexSel
 void register_softmax_kernels(Backend& b);      // cuda/softmax.cu:     Softmax, LogSoftmax
 void register_norm_kernels(Backend& b);         // cuda/norm.cu:        GroupNorm (+ backward; LayerNorm runs through it)
 void register_optim_kernels(Backend& b);        // cuda/optim.cu:       AdamStep (all tensors in one launch)
+void register_attention_kernels(Backend& b);    // cuda/attention.cu:   Attention (flash-attention style)
 
 // The caching device allocator (cuda/allocator.cu).
 Allocator& cuda_allocator();

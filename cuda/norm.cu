@@ -15,7 +15,13 @@
 // Kernel arguments:
 //   GroupNorm:          in = {x, weight or null, bias or null}, out = {y, mean [N,G], rstd [N,G]}
 //   GroupNormBackward:  in = {gy, x, mean, rstd, weight or null}, out = {dx, dw or null, db or null}
-// NormParams {n, c, s, groups, eps}.
+// NormParams {n, c, s, groups, eps, silu}.
+// silu (the U-Net's GroupNorm + SiLU as one op; the CPU kernel, tensor/cpu/norm.cpp,
+// is the reference): forward y = silu(z), z = xhat w + b, in the same pass;
+// backward: in[5] = bias, and dy is first replaced by dz = dy silu'(z), z
+// recomputed from x and the saved statistics (one elementwise kernel), then
+// the norm's backward runs on dz.
+//   silu(z) = z sigmoid(z);  silu'(z) = s (1 + z (1 - s)), s = sigmoid(z)
 #include "cuda/block_reduce.cuh"
 #include "cuda/variant.h"
 
@@ -24,6 +30,7 @@ namespace {
 
 struct NormGeom {
   int64_t n, c, s, g;  // batch, channels, positions per channel, groups
+  bool silu;           // SiLU fused after the norm
   __host__ __device__ int64_t cg() const { return c / g; }        // channels per group
   __host__ __device__ int64_t len() const { return cg() * s; }    // elements per group
 };
@@ -37,7 +44,21 @@ __device__ __forceinline__ void write_normalised(const T* x, T* y, const T* w, c
   for (int64_t e = start; e < geo.len(); e += step) {
     int64_t c = c0 + e / geo.s;
     T v = (x[base + e] - mean) * rstd;
-    y[base + e] = v * (w ? w[c] : T(1)) + (b ? b[c] : T(0));
+    v = v * (w ? w[c] : T(1)) + (b ? b[c] : T(0));
+    y[base + e] = geo.silu ? v / (T(1) + exp(-v)) : v;  // silu(v) = v sigmoid(v)
+  }
+}
+
+// dz = dy silu'(z), z = (x - mean) rstd w + b, for every element (the fused silu's backward).
+template <class T>
+__global__ void silu_grad_of_norm(const T* gy, const T* x, const T* mean, const T* rstd, const T* w, const T* b, T* dz,
+                                  NormGeom geo) {
+  DRIFT_CUDA_KERNEL_LOOP(idx, geo.n * geo.c * geo.s) {
+    const int64_t c = (idx / geo.s) % geo.c, n = idx / (geo.s * geo.c), grp = n * geo.g + c / geo.cg();
+    T z = (x[idx] - mean[grp]) * rstd[grp];
+    z = z * (w ? w[c] : T(1)) + (b ? b[c] : T(0));
+    const T sg = T(1) / (T(1) + exp(-z));
+    dz[idx] = gy[idx] * (sg * (T(1) + z * (T(1) - sg)));
   }
 }
 
@@ -180,7 +201,7 @@ __global__ void norm_backward_wb_block(const T* gy, const T* x, const T* mean, c
 constexpr int kNormThreads = 256;
 
 NormGeom make_geom(const NormParams& p, const Tensor& x, const char* name) {
-  NormGeom g{p.n, p.c, p.s, p.groups};
+  NormGeom g{p.n, p.c, p.s, p.groups, p.silu};
   DRIFT_CHECK(g.g >= 1 && g.c % g.g == 0, "CUDA ", name, ": ", g.c, " channels are not divisible into ", g.g,
               " groups");
   DRIFT_CHECK(g.n * g.c * g.s == x.numel(), "CUDA ", name, ": [N, C, S] = [", g.n, ", ", g.c, ", ", g.s,
@@ -235,7 +256,7 @@ void norm_backward(const KernelArgs& args, const char* name) {
   Tensor& dx = *args.out[0];
   check_contiguous_out(dx, name);
   NormGeom geo = make_geom(args.p<NormParams>(), x, name);
-  DeviceBuffer sgy, sx, sm, sr, sw;
+  DeviceBuffer sgy, sx, sm, sr, sw, sb, sdz;
   dispatch_float(x.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
     const T* gyp = contiguous_ptr<T>(gy, sgy);
@@ -243,6 +264,13 @@ void norm_backward(const KernelArgs& args, const char* name) {
     const T* mp = contiguous_ptr<T>(mean, sm);
     const T* rp = contiguous_ptr<T>(rstd, sr);
     const T* wp = optional_ptr<T>(args.in[4], sw);
+    if (geo.silu && x.numel() > 0) {  // dy -> dz = dy silu'(z); then the plain norm backward on dz
+      const T* bp = args.in.size() > 5 ? optional_ptr<T>(args.in[5], sb) : nullptr;
+      sdz.reset(static_cast<size_t>(x.numel()) * sizeof(T));
+      silu_grad_of_norm<T><<<blocks_for(x.numel()), kThreads>>>(gyp, xp, mp, rp, wp, bp, sdz.as<T>(), geo);
+      DRIFT_CUDA_CHECK_LAUNCH();
+      gyp = sdz.as<T>();
+    }
     T* dxp = static_cast<T*>(dx.data_ptr());
     T* dwp = optional_out<T>(args.out[1], name);
     T* dbp = optional_out<T>(args.out[2], name);

@@ -83,6 +83,7 @@ Backend make_cuda_backend() {
   register_softmax_kernels(b);
   register_norm_kernels(b);
   register_optim_kernels(b);
+  register_attention_kernels(b);
   return b;
 }
 

@@ -150,17 +150,14 @@ Tensor AttnBlock::forward(const Tensor& x) {
   // [B, 3C, H, W] -> [B, 3, heads, d, N]; q, k, v are strided views, not copies.
   Tensor qkv_out = reshape(qkv->forward(norm->forward(x)), {b, 3, heads, d, n});
   Tensor q = select(qkv_out, 1, 0), k = select(qkv_out, 1, 1), v = select(qkv_out, 1, 2);  // [B, heads, d, N]
-  if (heads == 1) {  // the reference's single head: plain batched matrices [B, d, N]
-    q = select(q, 1, 0);
-    k = select(k, 1, 0);
-    v = select(v, 1, 0);
-  }
-  // w = q^T k / sqrt(d): [.., N, d] x [.., d, N] -> [.., N, N]; the transpose is a view (BLAS flag).
-  // (16-bit operands under autocast; softmax stays float32.)
-  Tensor w = mul(autocast_result(matmul(autocast_operand(transpose(q, -1, -2)), autocast_operand(k))), scale);
-  w = softmax(w, -1);  // over key positions
-  // out = v w^T: [.., d, N] x [.., N, N] -> [.., d, N]
-  Tensor out = autocast_result(matmul(autocast_operand(v), autocast_operand(transpose(w, -1, -2))));
+  // As [B * heads, d, N] problems: a view for one head (the reference's), a copy for several.
+  q = reshape(q, {b * heads, d, n});
+  k = reshape(k, {b * heads, d, n});
+  v = reshape(v, {b * heads, d, n});
+  // out = v softmax(q^T k / sqrt(d))^T in one op (ops::attention: the [N, N]
+  // weights are never a tensor). Under autocast q, k, v are 16-bit (the
+  // attention products' operands); the softmax inside runs in float32.
+  Tensor out = autocast_result(attention(autocast_operand(q), autocast_operand(k), autocast_operand(v), scale));
   return add(x, proj->forward(reshape(out, {b, c, hh, ww})));
 }
 

@@ -113,6 +113,7 @@ Tensor timestep_embedding(const Tensor& t, int64_t dim);
 // Spatial self-attention over the H*W positions (the reference's AttnBlock):
 //   h = GroupNorm(x); q, k, v = split(Conv1x1(h)) each [B, C, N], N = H*W
 //   w = softmax(q^T k / sqrt(d)) over keys;  out = v w^T;  y = x + Conv1x1(out)
+// (out by the fused op ops::attention: w is never stored)
 // With heads > 1 the C channels split into heads of d = C/heads channels,
 // each attending on its own (d = C for one head, as the reference).
 class AttnBlock : public Module {

@@ -44,6 +44,8 @@ class Tensor;
   /* softmax and normalisation */                                      \
   X(Softmax, softmax) X(LogSoftmax, softmax)                           \
   X(GroupNorm, norm) X(GroupNormBackward, norm) \
+  /* fused attention softmax(q^T k * scale) over keys, times v */     \
+  X(Attention, attention)                                              \
   /* optimizer updates, in place on lists of tensors */               \
   X(AdamStep, optim)
 
@@ -56,7 +58,7 @@ enum class OpKind : int {
 constexpr int kNumOps = static_cast<int>(OpKind::Count);
 // Update this when the list changes: it makes an added op a deliberate act
 // that shows up in review together with its kernels (as ggml does).
-static_assert(kNumOps == 57, "op list changed: register the new op in every backend and update this count");
+static_assert(kNumOps == 58, "op list changed: register the new op in every backend and update this count");
 
 const char* op_name(OpKind op);
 const char* op_family(OpKind op);
@@ -100,8 +102,18 @@ struct IndexParams { int64_t outer, n, inner, m; };
 struct SoftmaxParams { int64_t outer, n, inner; };
 // GroupNorm on x [N, C, S] (S = H*W), groups G; mean and rstd are [N, G].
 // LayerNorm on x [M, D] is GroupNorm with n = rows M, c = D, s = 1, groups = 1.
-// silu: the SiLU after the norm is fused in (CPU backend; tensor/cpu/norm.cpp).
+// silu: the SiLU after the norm is fused in (tensor/cpu/norm.cpp, cuda/norm.cu).
 struct NormParams { int64_t n, c, s, groups; double eps; bool silu = false; };
+// Attention over G independent problems (batch x heads), channels first as
+// the U-Net's 1x1 convolutions give them:
+//   q [G, d, Nq], k [G, d, Nk], v [G, dv, Nk] -> out [G, dv, Nq] (contiguous)
+//   out[g, :, i] = sum_j P_ij v[g, :, j],  P_i. = softmax_j(scale * q[g, :, i] . k[g, :, j])
+// (Vaswani et al. 2017, eq. 1; scale = 1/sqrt(d) there). Each [d, N] matrix
+// is contiguous; s_q, s_k, s_v are the batch strides (elements) of the inputs.
+// The kernels never keep the [Nq, Nk] matrix of P in a tensor: the CPU one
+// works on one row block per thread, the CUDA one streams over key blocks
+// with an online softmax (Milakov & Gimelshein 2018; FlashAttention, Dao et al. 2022).
+struct AttentionParams { int64_t g, d, dv, nq, nk, s_q, s_k, s_v; double scale; };
 // One Adam / AdamW step (Kingma & Ba 2015; Loshchilov & Hutter 2019) on
 // `count` tensors, in place; for each element, in the tensors' dtype:
 //   AdamW: p <- p (1 - lr wd)     Adam: g <- g + wd p      (when wd != 0)

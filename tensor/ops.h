@@ -168,10 +168,13 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes, DType dtype = DType::F
 // ---------------------------------------------------------------- softmax, norms, losses
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
+// Fused attention (AttentionParams in tensor/op.h): q [G, d, Nq], k [G, d, Nk],
+// v [G, dv, Nk] -> [G, dv, Nq], out[:, :, i] = sum_j softmax_j(scale q_i . k_j) v_j.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
 struct NormResult { Tensor y, mean, rstd; };
 // x [N, C, *]; weight, bias [C]; mean, rstd [N, G].
 // silu = true gives y = silu(group_norm(x)) (the U-Net's GroupNorm + SiLU),
-// fused into one kernel on the CPU, composed of the two ops elsewhere.
+// fused into one kernel on every backend (tensor/cpu/norm.cpp, cuda/norm.cu).
 NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
                       bool silu = false);
 struct NormGrads { Tensor dx, dweight, dbias; };

@@ -1,6 +1,7 @@
 // Frontends of the indexing, softmax, normalisation and loss ops: argument
 // checks (messages name the shapes involved), output allocation and dispatch.
 // Kernel layouts are documented in tensor/cpu/index.cpp, softmax.cpp, norm.cpp.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,39 @@ Tensor run_softmax(OpKind op, const Tensor& x, int64_t dim, const char* name) {
 Tensor softmax(const Tensor& x, int64_t dim) { return run_softmax(OpKind::Softmax, x, dim, "softmax"); }
 Tensor log_softmax(const Tensor& x, int64_t dim) { return run_softmax(OpKind::LogSoftmax, x, dim, "log_softmax"); }
 
+// ---------------------------------------------------------------- attention
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
+  check_defined(q, "attention", "q");
+  check_defined(k, "attention", "k");
+  check_defined(v, "attention", "v");
+  check_floating(q, "attention");
+  check_same(q, k, "attention", "q", "k");
+  check_same(q, v, "attention", "q", "v");
+  DRIFT_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, "attention: expected q [G, d, Nq], k [G, d, Nk], "
+              "v [G, dv, Nk], got ", shape_str(q.shape()), ", ", shape_str(k.shape()), ", ", shape_str(v.shape()));
+  DRIFT_CHECK(k.size(0) == q.size(0) && v.size(0) == q.size(0) && k.size(1) == q.size(1) && v.size(2) == k.size(2),
+              "attention: expected q [G, d, Nq], k [G, d, Nk], v [G, dv, Nk], got ", shape_str(q.shape()), ", ",
+              shape_str(k.shape()), ", ", shape_str(v.shape()));
+  DRIFT_CHECK(std::isfinite(scale), "attention: scale must be finite, got ", scale);
+  const int64_t g = q.size(0), d = q.size(1), nq = q.size(2), nk = k.size(2), dv = v.size(1);
+  Tensor out = empty({g, dv, nq}, q.dtype(), q.device());
+  if (out.numel() == 0) return out;
+  DRIFT_CHECK(nk > 0, "attention: there must be at least one key, got k ", shape_str(k.shape()));
+  // Each [d, N] matrix contiguous; the batch stride is free (a view of the qkv convolution's output).
+  auto rows_contig = [](const Tensor& t) {
+    const bool ok = (t.size(2) <= 1 || t.stride(2) == 1) && (t.size(1) <= 1 || t.stride(1) == t.size(2));
+    return ok ? t : contiguous(t);
+  };
+  Tensor qc = rows_contig(q), kc = rows_contig(k), vc = rows_contig(v);
+  AttentionParams p{g, d, dv, nq, nk, qc.stride(0), kc.stride(0), vc.stride(0), scale};
+  KernelArgs args;
+  args.in = {&qc, &kc, &vc};
+  args.out = {&out};
+  args.params = &p;
+  dispatch(OpKind::Attention, q.device(), args);
+  return out;
+}
+
 // ---------------------------------------------------------------- group norm
 NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps,
                       bool silu) {
@@ -154,11 +188,6 @@ NormResult group_norm(const Tensor& x, int64_t groups, const Tensor& weight, con
   DRIFT_CHECK(eps >= 0, "group_norm: eps must be >= 0, got ", eps);
   check_param(weight, x, C, "group_norm", "weight");
   check_param(bias, x, C, "group_norm", "bias");
-  if (silu && x.device() != Device::CPU) {  // no fused kernel there: the two ops
-    NormResult r = group_norm(x, groups, weight, bias, eps, false);
-    r.y = ops::silu(r.y);
-    return r;
-  }
   NormResult r;
   r.y = empty(x.shape(), x.dtype(), x.device());
   r.mean = empty({N, groups}, x.dtype(), x.device());
@@ -201,17 +230,6 @@ NormGrads group_norm_backward(const Tensor& grad_y, const Tensor& x, const Tenso
   check_param(bias, x, C, op, "bias");
   DRIFT_CHECK(!silu || weight.defined() == bias.defined(), op,
               ": with silu, weight and bias must both be given or both be absent");
-  if (silu && x.device() != Device::CPU && N > 0) {
-    // No fused kernel there: z = (x - mean) rstd w + b from the saved statistics,
-    // dz = silu_backward(grad_y, z), then the norm's own backward.
-    const int64_t R = x.numel() / (N * groups);
-    Tensor z = mul(sub(reshape(contig(x), {N, groups, R}), reshape(mean, {N, groups, 1})), reshape(rstd, {N, groups, 1}));
-    z = reshape(z, x.shape());
-    Shape cs(static_cast<size_t>(x.dim()), 1);
-    cs[1] = C;
-    if (weight.defined()) z = add(mul(z, reshape(weight, cs)), reshape(bias, cs));
-    return group_norm_backward(silu_backward(grad_y, z), x, mean, rstd, weight, groups);
-  }
   NormGrads g;
   g.dx = empty(x.shape(), x.dtype(), x.device());
   if (weight.defined()) {

@@ -16,5 +16,6 @@ void register_index_kernels(Backend& b);        // cpu/index.cpp:       IndexSel
 void register_softmax_kernels(Backend& b);      // cpu/softmax.cpp:     Softmax, LogSoftmax
 void register_norm_kernels(Backend& b);         // cpu/norm.cpp:        GroupNorm (+ backward; LayerNorm runs through it)
 void register_optim_kernels(Backend& b);        // cpu/optim.cpp:       AdamStep
+void register_attention_kernels(Backend& b);    // cpu/attention.cpp:   Attention
 
 }  // namespace drift::cpu

@@ -24,6 +24,7 @@ Backend make_cpu_backend() {
   cpu::register_softmax_kernels(b);
   cpu::register_norm_kernels(b);
   cpu::register_optim_kernels(b);
+  cpu::register_attention_kernels(b);
   return b;
 }
 
