@@ -21,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "nn/autocast.h"
 #include "nn/optim.h"
+#include "tensor/backend.h"
 #include "nn/unet.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/profiler.h"
@@ -108,7 +110,7 @@ void print_phase_profile(const char* phase) {
 
 void usage() {
   std::printf("usage: bench_unet --config tiny|mnist|cifar [--batch N] [--sample-batch N] [--steps N] "
-              "[--sample-runs N] [--device cpu|cuda] [--json]\n");
+              "[--sample-runs N] [--device cpu|cuda] [--precision fp32|bf16|fp16] [--json]\n");
 }
 
 }  // namespace
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
   int steps = 10, sample_runs = 1;
   bool json = false;
   Device device = Device::CPU;
+  nn::Precision precision = nn::Precision::FP32;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
     else if (a == "--sample-runs") sample_runs = std::stoi(next());
     else if (a == "--json") json = true;
     else if (a == "--device") device = std::string(next()) == "cuda" ? Device::CUDA : Device::CPU;
+    else if (a == "--precision") precision = config::parse_enum<nn::Precision>(next(), "--precision");
     else {
       usage();
       return 2;
@@ -159,9 +163,14 @@ int main(int argc, char** argv) {
     const char* omp = std::getenv("OMP_NUM_THREADS");
     std::printf("drift bench_unet  OMP_NUM_THREADS=%s  cpu_isa=%s\n", omp ? omp : "unset",
                 cpu::isa_name(cpu::active_isa()));
-    std::printf("config=%s  params=%lld  batch=%lld  sample_batch=%lld\n", config.c_str(),
+    std::printf("config=%s  params=%lld  batch=%lld  sample_batch=%lld  precision=%s\n", config.c_str(),
                 static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
-                static_cast<long long>(sample_batch));
+                static_cast<long long>(sample_batch), nn::precision_name(precision));
+    // Mixed precision (nn/autocast.h) for every phase: GEMMs and convolutions
+    // in 16 bits, the rest (and the weights, and Adam) in float32.
+    nn::Autocast autocast(precision);
+    Allocator* dev_alloc = backend(device).allocator;
+    if (dev_alloc) dev_alloc->reset_peak();
 
     // (a) forward only.
     model.eval();
@@ -214,6 +223,10 @@ int main(int argc, char** argv) {
     print_phase_profile("adam update");
     double rss = peak_rss_mib();
     std::printf("peak RSS     %.0f MiB after inference, %.0f MiB at end\n", rss_infer, rss);
+    // Peak bytes handed out by the device's caching allocator (tensors alive at
+    // once, as torch.cuda.max_memory_allocated; 0 when untracked).
+    const double peak_dev_mib = dev_alloc && device == Device::CUDA ? static_cast<double>(dev_alloc->peak_allocated_bytes()) / (1 << 20) : 0.0;
+    if (device == Device::CUDA) std::printf("peak GPU     %.0f MiB allocated\n", peak_dev_mib);
 
     if (json) {
       std::string dd = "[";
@@ -223,11 +236,12 @@ int main(int argc, char** argv) {
                   "\"forward\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, "
                   "\"ddim50\": {\"seconds\": %s, \"cpu_util\": %.2f}, \"peak_rss_infer_mib\": %.1f, "
                   "\"train\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, \"peak_rss_mib\": %.1f, \"adam_step_ms\": %.2f, "
-                  "\"cpu_isa\": \"%s\"}\n",
+                  "\"cpu_isa\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"peak_gpu_mib\": %.1f}\n",
                   config.c_str(), static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
                   static_cast<long long>(sample_batch), steps, fwd.median_ms, fwd.min_ms, fwd.cpu_util, dd.c_str(),
                   ddim_util, rss_infer, train.median_ms, train.min_ms, train.cpu_util, rss, adam.median_ms,
-                  cpu::isa_name(cpu::active_isa()));
+                  cpu::isa_name(cpu::active_isa()), device == Device::CUDA ? "cuda" : "cpu", nn::precision_name(precision),
+                  peak_dev_mib);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_unet: %s\n", e.what());

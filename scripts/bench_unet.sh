@@ -10,9 +10,26 @@
 #
 #   scripts/bench_unet.sh mnist            (tiny | mnist | cifar)
 #   BUILD_DIR=build-e STEPS=5 SAMPLE_RUNS=0 scripts/bench_unet.sh cifar
+# On a GPU (peak GPU memory is compared too, as gpu_mem_ratio):
+#   scripts/bench_unet.sh cifar --device cuda --batch 128 [--precision bf16]
+#       [--torch-args "--amp bf16 --fused-adam"]   (flags of the PyTorch reference)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESET=${1:-mnist}
+[[ $# -gt 0 ]] && shift
+DEVICE=cpu
+BATCH=""
+PRECISION=fp32
+TORCH_ARGS=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --device) DEVICE=$2; shift 2 ;;
+    --batch) BATCH=$2; shift 2 ;;
+    --precision) PRECISION=$2; shift 2 ;;
+    --torch-args) TORCH_ARGS=$2; shift 2 ;;
+    *) echo "bench_unet.sh: unknown argument '$1' (expected --device, --batch, --precision, --torch-args)" >&2; exit 2 ;;
+  esac
+done
 BUILD_DIR=${BUILD_DIR:-build}
 STEPS=${STEPS:-10}
 SAMPLE_RUNS=${SAMPLE_RUNS:-1}   # 0 skips the DDIM run (ddim50_ratio is then null)
@@ -33,9 +50,15 @@ $PY -c 'import torch' 2>/dev/null || { echo "bench_unet.sh: $PY cannot import to
 ours_log=$(mktemp) ; ref_log=$(mktemp)
 trap 'rm -f "$ours_log" "$ref_log"' EXIT
 echo "== drift ($PRESET) =="
-"$BUILD_DIR/bench/bench_unet" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --json | tee "$ours_log"
-echo "== PyTorch reference ($PRESET) =="
-$PY "$REF" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --threads "$OMP_NUM_THREADS" --json | tee "$ref_log"
+batch_args=()
+[[ -n $BATCH ]] && batch_args=(--batch "$BATCH" --sample-batch "$BATCH")
+# shellcheck disable=SC2086  # TORCH_ARGS is a list of flags
+"$BUILD_DIR/bench/bench_unet" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --device "$DEVICE" \
+  --precision "$PRECISION" "${batch_args[@]}" --json | tee "$ours_log"
+echo "== PyTorch reference ($PRESET${TORCH_ARGS:+ $TORCH_ARGS}) =="
+# shellcheck disable=SC2086
+$PY "$REF" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --threads "$OMP_NUM_THREADS" \
+  --device "$DEVICE" "${batch_args[@]}" $TORCH_ARGS --json | tee "$ref_log"
 
 $PY - "$PRESET" "$ours_log" "$ref_log" <<'PYEOF'
 import json, sys
@@ -52,5 +75,11 @@ print(json.dumps({
     "train_ratio": ratio(o["train"]["median_ms"], r["train"]["median_ms"]),
     "ddim50_ratio": ratio(o["ddim50"]["seconds"][0], r["ddim50"]["seconds"][0]) if o.get("ddim50", {}).get("seconds") and r.get("ddim50") else None,
     "rss_ratio": ratio(o["peak_rss_mib"], r["peak_rss_mib"]),
+    "gpu_mem_ratio": ratio(o.get("peak_gpu_mib", 0), r["peak_gpu_mib"]) if r.get("peak_gpu_mib") else None,
+    "drift": {"train_ms": o["train"]["median_ms"], "forward_ms": o["forward"]["median_ms"],
+              "ddim50_s": (o.get("ddim50", {}).get("seconds") or [None])[0], "peak_gpu_mib": o.get("peak_gpu_mib")},
+    "torch": {"train_ms": r["train"]["median_ms"], "forward_ms": r["forward"]["median_ms"],
+              "ddim50_s": (r.get("ddim50", {}).get("seconds") or [None])[0] if r.get("ddim50") else None,
+              "peak_gpu_mib": r.get("peak_gpu_mib")},
 }))
 PYEOF

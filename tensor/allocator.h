@@ -14,6 +14,11 @@ struct Allocator {
   virtual void deallocate(void* p, size_t nbytes) = 0;
   virtual void empty_cache() {}
   virtual size_t cached_bytes() const { return 0; }
+  // Bytes handed out and not yet given back (rounded block sizes), and their
+  // peak since the last reset_peak() (as torch.cuda.max_memory_allocated).
+  virtual size_t allocated_bytes() const { return 0; }
+  virtual size_t peak_allocated_bytes() const { return 0; }
+  virtual void reset_peak() {}
 };
 
 // The caching CPU allocator (64-byte aligned blocks).

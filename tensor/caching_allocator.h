@@ -38,6 +38,7 @@ class CachingAllocator final : public Allocator {
         void* p = it->second.back();
         it->second.pop_back();
         cached_ -= size;
+        count_in(size);
         return p;
       }
     }
@@ -47,6 +48,8 @@ class CachingAllocator final : public Allocator {
       p = Raw::alloc(size);
     }
     if (!p) Raw::out_of_memory(nbytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    count_in(size);
     return p;
   }
 
@@ -54,6 +57,7 @@ class CachingAllocator final : public Allocator {
     if (!p) return;
     const size_t size = round_size(nbytes);
     std::lock_guard<std::mutex> lock(mu_);
+    in_use_ -= size < in_use_ ? size : in_use_;
     if (cached_ + size > Raw::kMaxCached) {
       Raw::before_release();
       Raw::release(p);
@@ -78,6 +82,19 @@ class CachingAllocator final : public Allocator {
     return cached_;
   }
 
+  size_t allocated_bytes() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_use_;
+  }
+  size_t peak_allocated_bytes() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peak_;
+  }
+  void reset_peak() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    peak_ = in_use_;
+  }
+
   static size_t round_size(size_t n) {
     if (n == 0) n = 1;
     if (n < (size_t(1) << 20)) return (n + Raw::kGranule - 1) / Raw::kGranule * Raw::kGranule;
@@ -91,6 +108,11 @@ class CachingAllocator final : public Allocator {
   mutable std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0;
+  size_t in_use_ = 0, peak_ = 0;  // handed out now / at most since reset_peak()
+  void count_in(size_t size) {  // mu_ held
+    in_use_ += size;
+    if (in_use_ > peak_) peak_ = in_use_;
+  }
 };
 
 }  // namespace drift

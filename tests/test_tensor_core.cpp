@@ -339,6 +339,29 @@ TEST(TensorBackend, CachingAllocatorReusesFreedBlocks) {
   EXPECT_EQ(a.cached_bytes(), 0u);
 }
 
+// Bytes in use and their peak (bench_unet's peak GPU memory, as
+// torch.cuda.max_memory_allocated): counted in rounded block sizes, whether a
+// block is fresh or comes from the cache; reset_peak starts from what is in use.
+TEST(TensorBackend, CachingAllocatorCountsBytesInUseAndTheirPeak) {
+  Allocator& a = cpu_allocator();
+  const size_t base = a.allocated_bytes();
+  a.reset_peak();
+  EXPECT_EQ(a.peak_allocated_bytes(), base);
+  void* p = a.allocate(1000);  // 1024 bytes
+  void* q = a.allocate(64);
+  EXPECT_EQ(a.allocated_bytes(), base + 1024 + 64);
+  a.deallocate(p, 1000);
+  EXPECT_EQ(a.allocated_bytes(), base + 64);
+  EXPECT_EQ(a.peak_allocated_bytes(), base + 1024 + 64);
+  void* r = a.allocate(1000);  // from the cache: counted again
+  EXPECT_EQ(a.allocated_bytes(), base + 1024 + 64);
+  a.deallocate(r, 1000);
+  a.deallocate(q, 64);
+  EXPECT_EQ(a.allocated_bytes(), base);
+  a.reset_peak();
+  EXPECT_EQ(a.peak_allocated_bytes(), base);
+}
+
 // The DRIFT_PROFILE table: calls and time add up per op, sorted by time, reset empties it.
 TEST(TensorBackend, ProfilerTableAddsUpPerOp) {
   profiler::reset();
