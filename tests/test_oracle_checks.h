@@ -12,6 +12,7 @@
 
 #include "diffusion/metrics.h"
 #include "diffusion/oracle.h"
+#include "diffusion/sampler.h"
 #include "diffusion/samplers.h"
 
 using namespace drift;
@@ -31,7 +32,7 @@ struct Tolerance {
 // standard errors) and M = L^{-1} C_est L^{-T} near I: diagonal within tol.var
 // (+ 4 standard errors, as a variance ratio), off-diagonal within tol.var / 2
 // (a variance error tol along (e_i + e_j) / sqrt 2 shows there as tol / 2).
-std::string expect_full_mode(const GaussianMixture& mix, const ModeStats& st, int64_t k, double nk, Tolerance tol,
+inline std::string expect_full_mode(const GaussianMixture& mix, const ModeStats& st, int64_t k, double nk, Tolerance tol,
                              const std::string& what) {
   const int64_t D = mix.dim();
   const std::vector<double> L = cholesky(mix.covariance(k), D, "expect_full_mode");
@@ -84,7 +85,7 @@ std::string expect_full_mode(const GaussianMixture& mix, const ModeStats& st, in
 
 // Mode weights within +-2 percentage points, per-mode means and variances within tolerance
 // (full covariances: expect_full_mode).
-void expect_moments(const GaussianMixture& mix, const Tensor& x, const std::string& what, Tolerance tol = {}) {
+inline void expect_moments(const GaussianMixture& mix, const Tensor& x, const std::string& what, Tolerance tol = {}) {
   ModeStats st = mode_stats(mix, x);
   EXPECT_EQ(st.non_finite, 0) << what;
   std::string report = what + ":";
@@ -115,7 +116,7 @@ void expect_moments(const GaussianMixture& mix, const Tensor& x, const std::stri
 // Sliced Wasserstein distance of the samples to fresh true samples (mean over
 // two true sets) against the typical distance between two independent true
 // sets (mean over the 6 pairs of 4 sets; a single pair varies by +-40%).
-double sliced_wasserstein_ratio(const GaussianMixture& mix, const Tensor& x, const std::string& what) {
+inline double sliced_wasserstein_ratio(const GaussianMixture& mix, const Tensor& x, const std::string& what) {
   const int64_t P = 32;
   std::vector<Tensor> truth;
   Generator g(1234);
@@ -138,14 +139,14 @@ double sliced_wasserstein_ratio(const GaussianMixture& mix, const Tensor& x, con
   return sw / ref;
 }
 
-void expect_sliced_wasserstein(const GaussianMixture& mix, const Tensor& x, const std::string& what) {
+inline void expect_sliced_wasserstein(const GaussianMixture& mix, const Tensor& x, const std::string& what) {
   EXPECT_LE(sliced_wasserstein_ratio(mix, x, what), 1.5) << what;
 }
 
 using Runner = std::function<SampleResult(Denoiser&, Generator&, const Shape&)>;
 
 // Runs a sampler with the oracle of `mix` under `process` on 20,000 points and checks the result.
-Tensor check_sampler(const std::string& name, const GaussianMixture& mix, const Process& process, const Runner& run,
+inline Tensor check_sampler(const std::string& name, const GaussianMixture& mix, const Process& process, const Runner& run,
                      Tolerance tol = {}, bool sliced = true, Prediction target = Prediction::Eps, uint64_t seed = 7) {
   OracleDenoiser oracle(mix, process, target);
   Generator gen(seed);
@@ -164,7 +165,7 @@ Tensor check_sampler(const std::string& name, const GaussianMixture& mix, const 
 // by about +-0.4 at convergence (euler-ancestral, 400 steps, 2-D: 1.51 with
 // seed 7, 0.72 with seed 8), so it is checked as the mean over `runs` seeds
 // (the moments of every run are checked as usual).
-void check_stochastic_sampler(const std::string& name, const GaussianMixture& mix, const Process& process,
+inline void check_stochastic_sampler(const std::string& name, const GaussianMixture& mix, const Process& process,
                               const Runner& run, int runs, Tolerance tol = {}, Prediction target = Prediction::Eps) {
   double mean = 0;
   for (int r = 0; r < runs; ++r) {
@@ -177,7 +178,27 @@ void check_stochastic_sampler(const std::string& name, const GaussianMixture& mi
   EXPECT_LE(mean, 1.5) << name;
 }
 
-const std::vector<GaussianMixture>& mixtures() {
+// A registry sampler by name, with fixed options.
+inline Runner named(const Process& p, const std::string& name, SamplerOptions o) {
+  return [&p, name, o](Denoiser& m, Generator& g, const Shape& sh) { return sample(name, m, p, sh, g, o); };
+}
+
+inline SamplerOptions with_steps(int64_t n) {
+  SamplerOptions o;
+  o.steps = n;
+  return o;
+}
+
+// n steps on the data-fitted Karras grid, sigma in [0.02, 20], rho = 7
+// (test_oracle_sigma_samplers_slow.cpp says why this range).
+inline SamplerOptions fitted(int64_t n) {
+  SamplerOptions o = with_steps(n);
+  o.sigma_min = 0.02;
+  o.sigma_max = 20;
+  return o;
+}
+
+inline const std::vector<GaussianMixture>& mixtures() {
   static const std::vector<GaussianMixture> m = {demo_mixture_1d(), demo_mixture_2d()};
   return m;
 }

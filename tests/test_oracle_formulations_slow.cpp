@@ -10,20 +10,6 @@
 #include "diffusion/sigma_process.h"
 #include "test_oracle_checks.h"
 
-namespace {
-
-Runner named(const Process& p, const std::string& name, SamplerOptions o) {
-  return [&p, name, o](Denoiser& m, Generator& g, const Shape& sh) { return sample(name, m, p, sh, g, o); };
-}
-
-SamplerOptions steps(int64_t n) {
-  SamplerOptions o;
-  o.steps = n;
-  return o;
-}
-
-}  // namespace
-
 // EDM's Heun at 18 steps (35 evaluations) keeps the mode weights and means and
 // the variances within 20% on these sharp modes (std 0.22-0.45 against a spread
 // of 4); at 26 steps (51 evaluations), with the noise range fitted to the data
@@ -35,8 +21,8 @@ TEST(OracleFormulations, EdmHeunDeterministicAndStochastic) {
   Tolerance loose;
   loose.var = 0.2;
   for (const GaussianMixture& mix : mixtures()) {
-    check_sampler("EDM Heun 18 steps", mix, edm, named(edm, "heun", steps(18)), loose, false, Prediction::X0);
-    SamplerOptions fit = steps(26);
+    check_sampler("EDM Heun 18 steps", mix, edm, named(edm, "heun", with_steps(18)), loose, false, Prediction::X0);
+    SamplerOptions fit = with_steps(26);
     fit.sigma_min = 0.02;
     fit.sigma_max = 20;
     check_sampler("EDM Heun 26 steps, sigma in [0.02, 20]", mix, edm, named(edm, "heun", fit), {}, true,
@@ -57,9 +43,9 @@ TEST(OracleFormulations, EdmHeunDeterministicAndStochastic) {
 TEST(OracleFormulations, FlowMatching) {
   FlowProcess flow;
   for (const GaussianMixture& mix : mixtures()) {
-    check_sampler("flow Euler 100 steps", mix, flow, named(flow, "flow-euler", steps(100)), {}, true,
+    check_sampler("flow Euler 100 steps", mix, flow, named(flow, "flow-euler", with_steps(100)), {}, true,
                   Prediction::Flow);
-    check_sampler("flow Heun 18 steps", mix, flow, named(flow, "flow-heun", steps(18)), {}, true, Prediction::Flow);
+    check_sampler("flow Heun 18 steps", mix, flow, named(flow, "flow-heun", with_steps(18)), {}, true, Prediction::Flow);
     SamplerOptions rk;
     rk.rtol = rk.atol = 1e-4;
     check_sampler("flow RK45", mix, flow, named(flow, "flow-rk45", rk), {}, true, Prediction::Flow);

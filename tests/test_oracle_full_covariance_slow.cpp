@@ -12,22 +12,6 @@
 #include "diffusion/sigma_process.h"
 #include "test_oracle_checks.h"
 
-namespace {
-
-Runner named(const Process& p, const std::string& name, SamplerOptions o) {
-  return [&p, name, o](Denoiser& m, Generator& g, const Shape& sh) { return sample(name, m, p, sh, g, o); };
-}
-
-SamplerOptions fitted(int64_t n) {
-  SamplerOptions o;
-  o.steps = n;
-  o.sigma_min = 0.02;
-  o.sigma_max = 20;
-  return o;
-}
-
-}  // namespace
-
 // Discrete-time: DDIM (100 steps, linear schedule, eps) and DPM-Solver++(2M)
 // on Karras sigmas (25 steps, eps).
 TEST(OracleFullCovariance6D, DdimAndDpmSolver) {

@@ -21,23 +21,6 @@
 #include "diffusion/sigma_process.h"
 #include "test_oracle_checks.h"
 
-namespace {
-
-Runner named(const Process& p, const std::string& name, SamplerOptions o) {
-  return [&p, name, o](Denoiser& m, Generator& g, const Shape& sh) { return sample(name, m, p, sh, g, o); };
-}
-
-// n steps on the data-fitted Karras grid, sigma in [0.02, 20], rho = 7.
-SamplerOptions fitted(int64_t n) {
-  SamplerOptions o;
-  o.steps = n;
-  o.sigma_min = 0.02;
-  o.sigma_max = 20;
-  return o;
-}
-
-}  // namespace
-
 // First order: Euler's mode variances are 1 - O(1/n) (exact for a Gaussian:
 // 0.95 at 100 steps); Euler ancestral's deficit is about twice that (0.95 at
 // 200 steps, 0.97 at 400) and its sliced Wasserstein ratio is checked over
