@@ -25,6 +25,7 @@
 #include "nn/optim.h"
 #include "tensor/backend.h"
 #include "nn/unet.h"
+#include "nn/unet_graph.h"
 #include "tensor/cpu/isa.h"
 #include "tensor/profiler.h"
 
@@ -79,7 +80,9 @@ Timing time_ms(const std::function<void()>& fn, int iters) {
 // timesteps, as the reference's ddim_sample:
 //   x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)
 //   x_prev = sqrt(abar_prev) x0 + sqrt(1 - abar_prev) eps
-Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, Device device, int steps = 50, int T = 1000) {
+// graphs: each model evaluation through a captured CUDA graph (nn/unet_graph.h).
+Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, Device device, UNetGraphs* graphs = nullptr,
+                   int steps = 50, int T = 1000) {
   std::vector<double> abar(T);
   double prod = 1;
   for (int i = 0; i < T; ++i) {
@@ -93,7 +96,8 @@ Tensor ddim_sample(UNet& model, const Shape& shape, Generator& gen, Device devic
   Tensor x = ops::randn(shape, gen, DType::Float32, device);
   for (size_t i = 0; i < ts.size(); ++i) {
     double a_t = abar[ts[i]], a_prev = i + 1 < ts.size() ? abar[ts[i + 1]] : 1.0;
-    Tensor eps = model.forward(x, ops::full({shape[0]}, ts[i], DType::Int64, device));
+    Tensor tt = ops::full({shape[0]}, ts[i], DType::Int64, device);
+    Tensor eps = graphs ? graphs->forward(x, tt) : model.forward(x, tt);
     Tensor x0 = ops::affine(ops::sub(x, ops::mul(eps, std::sqrt(1 - a_t))), 1 / std::sqrt(a_t), 0);
     x = ops::add(ops::mul(x0, std::sqrt(a_prev)), ops::mul(eps, std::sqrt(1 - a_prev)));
   }
@@ -110,7 +114,7 @@ void print_phase_profile(const char* phase) {
 
 void usage() {
   std::printf("usage: bench_unet --config tiny|mnist|cifar [--batch N] [--sample-batch N] [--steps N] "
-              "[--sample-runs N] [--device cpu|cuda] [--precision fp32|bf16|fp16] [--json]\n");
+              "[--sample-runs N] [--device cpu|cuda] [--precision fp32|bf16|fp16] [--graphs] [--json]\n");
 }
 
 }  // namespace
@@ -123,6 +127,7 @@ int main(int argc, char** argv) {
   bool json = false;
   Device device = Device::CPU;
   nn::Precision precision = nn::Precision::FP32;
+  bool graphs = false;  // DDIM's model evaluations through CUDA graphs
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -138,6 +143,7 @@ int main(int argc, char** argv) {
     else if (a == "--steps") steps = std::stoi(next());
     else if (a == "--sample-runs") sample_runs = std::stoi(next());
     else if (a == "--json") json = true;
+    else if (a == "--graphs") graphs = true;
     else if (a == "--device") device = std::string(next()) == "cuda" ? Device::CUDA : Device::CPU;
     else if (a == "--precision") precision = config::parse_enum<nn::Precision>(next(), "--precision");
     else {
@@ -183,7 +189,14 @@ int main(int argc, char** argv) {
                 fwd.cpu_util);
     print_phase_profile("forward");
 
-    // (b) DDIM, 50 steps.
+    // (b) DDIM, 50 steps (--graphs: each evaluation replays a captured CUDA graph;
+    // the first run captures, so the timed runs are replays).
+    std::unique_ptr<UNetGraphs> unet_graphs;
+    if (graphs) unet_graphs = std::make_unique<UNetGraphs>(model);
+    if (graphs && sample_runs > 0) {
+      NoGradGuard no_grad;
+      ddim_sample(model, {sample_batch, c, s, s}, gen, device, unet_graphs.get(), 2);  // capture
+    }
     std::vector<double> ddim_s;
     double ddim_util = 0;
     if (sample_runs > 0) {
@@ -191,7 +204,7 @@ int main(int argc, char** argv) {
       double c0 = cpu_seconds(), w0 = now_s();
       for (int r = 0; r < sample_runs; ++r) {
         double t0 = now_s();
-        ddim_sample(model, {sample_batch, c, s, s}, gen, device);
+        ddim_sample(model, {sample_batch, c, s, s}, gen, device, unet_graphs.get());
         ops::synchronize(device);
         ddim_s.push_back(now_s() - t0);
       }
@@ -236,12 +249,12 @@ int main(int argc, char** argv) {
                   "\"forward\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, "
                   "\"ddim50\": {\"seconds\": %s, \"cpu_util\": %.2f}, \"peak_rss_infer_mib\": %.1f, "
                   "\"train\": {\"median_ms\": %.2f, \"min_ms\": %.2f, \"cpu_util\": %.2f}, \"peak_rss_mib\": %.1f, \"adam_step_ms\": %.2f, "
-                  "\"cpu_isa\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"peak_gpu_mib\": %.1f}\n",
+                  "\"cpu_isa\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"peak_gpu_mib\": %.1f, \"graphs\": %s}\n",
                   config.c_str(), static_cast<long long>(model.num_parameters()), static_cast<long long>(batch),
                   static_cast<long long>(sample_batch), steps, fwd.median_ms, fwd.min_ms, fwd.cpu_util, dd.c_str(),
                   ddim_util, rss_infer, train.median_ms, train.min_ms, train.cpu_util, rss, adam.median_ms,
                   cpu::isa_name(cpu::active_isa()), device == Device::CUDA ? "cuda" : "cpu", nn::precision_name(precision),
-                  peak_dev_mib);
+                  peak_dev_mib, graphs ? "true" : "false");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_unet: %s\n", e.what());

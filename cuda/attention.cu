@@ -170,16 +170,16 @@ void run_attention(const KernelArgs& args) {
         const dim3 grid(static_cast<unsigned>((p.nq + kBQ - 1) / kBQ), static_cast<unsigned>(p.g));
         const int dvl = static_cast<int>((p.dv + 31) / 32);
         switch (dvl) {
-          case 1: attention_flash<1><<<grid, kWarps * 32>>>(q, k, v, o, p); break;
-          case 2: attention_flash<2><<<grid, kWarps * 32>>>(q, k, v, o, p); break;
-          case 3: attention_flash<3><<<grid, kWarps * 32>>>(q, k, v, o, p); break;
-          default: attention_flash<4><<<grid, kWarps * 32>>>(q, k, v, o, p); break;
+          case 1: attention_flash<1><<<grid, kWarps * 32, 0, current_stream()>>>(q, k, v, o, p); break;
+          case 2: attention_flash<2><<<grid, kWarps * 32, 0, current_stream()>>>(q, k, v, o, p); break;
+          case 3: attention_flash<3><<<grid, kWarps * 32, 0, current_stream()>>>(q, k, v, o, p); break;
+          default: attention_flash<4><<<grid, kWarps * 32, 0, current_stream()>>>(q, k, v, o, p); break;
         }
         DRIFT_CUDA_CHECK_LAUNCH();
         return;
       }
     }
-    attention_naive<T><<<blocks_for(p.g * p.nq), kThreads>>>(q, k, v, o, p);
+    attention_naive<T><<<blocks_for(p.g * p.nq), kThreads, 0, current_stream()>>>(q, k, v, o, p);
     DRIFT_CUDA_CHECK_LAUNCH();
   });
 }

@@ -199,8 +199,14 @@ const T* contiguous_ptr(const Tensor& t, DeviceBuffer& scratch) {
 // Sets `n` elements of type T at p to zero (cudaMemsetAsync).
 void zero_device(void* p, size_t nbytes);
 
-// The cuBLAS handle (created on first use, on the default stream).
+// The cuBLAS handle (created on first use), set to the current stream.
 cublasHandle_t cublas_handle();
+
+// The stream every kernel, copy and cuBLAS call of the backend is issued on:
+// the legacy default stream (0), except while a CUDA graph is being captured
+// on this thread (cuda/graph.cu), when it is the capturing stream.
+cudaStream_t current_stream();
+bool capturing();  // a capture is under way on this thread
 
 // The output tensor a kernel writes into must be contiguous (the frontend
 // allocates it); a kernel that writes through raw indices checks it here.

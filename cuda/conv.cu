@@ -171,14 +171,14 @@ void forward_fast(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
   DeviceBuffer col(static_cast<size_t>(nb_max * K * P) * sizeof(T));
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     int64_t nb = std::min(nb_max, g.n - n0);
-    im2col<T><<<blocks_for(nb * K * P), kThreads>>>(x, col.as<T>(), g, n0, nb, true);
+    im2col<T><<<blocks_for(nb * K * P), kThreads, 0, current_stream()>>>(x, col.as<T>(), g, n0, nb, true);
     DRIFT_CUDA_CHECK_LAUNCH();
     // y_b^T [P, Co] = col_b^T [P, K] W^T [K, Co]   (column-major view of y_b = W col_b)
     gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, P, g.co, K, T(1), col.as<T>(), P, K * P, w, K, 0, T(0),
                          y + n0 * g.co * P, P, g.co * P, nb);
   }
   if (bias) {
-    add_bias<T><<<blocks_for(g.n * g.co * P), kThreads>>>(y, bias, g.n, g.co, P);
+    add_bias<T><<<blocks_for(g.n * g.co * P), kThreads, 0, current_stream()>>>(y, bias, g.n, g.co, P);
     DRIFT_CUDA_CHECK_LAUNCH();
   }
 }
@@ -192,7 +192,7 @@ void backward_input_fast(const T* gy, const T* w, T* gx, const ConvGeom& g) {
     // col_b = W^T gy_b; column-major: col_b^T [P, K] = gy_b^T [P, Co] (W^T)^T, W read with flag T
     gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_T, P, K, g.co, T(1), gy + n0 * g.co * P, P, g.co * P, w, K, 0, T(0),
                          col.as<T>(), P, K * P, nb);
-    col2im<T><<<blocks_for(nb * g.ci * g.h * g.w), kThreads>>>(col.as<T>(), gx, g, n0, nb);
+    col2im<T><<<blocks_for(nb * g.ci * g.h * g.w), kThreads, 0, current_stream()>>>(col.as<T>(), gx, g, n0, nb);
     DRIFT_CUDA_CHECK_LAUNCH();
   }
 }
@@ -206,9 +206,9 @@ void backward_weight_fast(const T* gy, const T* x, T* gw, const ConvGeom& g) {
   DeviceBuffer gyt(static_cast<size_t>(nb_max * g.co * P) * sizeof(T));
   for (int64_t n0 = 0; n0 < g.n; n0 += nb_max) {
     int64_t nb = std::min(nb_max, g.n - n0), L = nb * P;
-    im2col<T><<<blocks_for(nb * K * P), kThreads>>>(x, col.as<T>(), g, n0, nb, false);
+    im2col<T><<<blocks_for(nb * K * P), kThreads, 0, current_stream()>>>(x, col.as<T>(), g, n0, nb, false);
     DRIFT_CUDA_CHECK_LAUNCH();
-    gather_channels_first<T><<<blocks_for(nb * g.co * P), kThreads>>>(gy, gyt.as<T>(), g.co, P, n0, nb);
+    gather_channels_first<T><<<blocks_for(nb * g.co * P), kThreads, 0, current_stream()>>>(gy, gyt.as<T>(), g.co, P, n0, nb);
     DRIFT_CUDA_CHECK_LAUNCH();
     // column-major: gW^T [K, Co] (+)= col [K, L] (row-major memory, read with flag T) gyt^T [L, Co]
     T beta = n0 == 0 ? T(0) : T(1);
@@ -235,11 +235,11 @@ void conv2d(const KernelArgs& args) {
     if (g.K() == 0) {  // no input channels: y = bias (or 0)
       zero_device(yp, y.numel() * sizeof(T));
       if (bp) {
-        add_bias<T><<<blocks_for(y.numel()), kThreads>>>(yp, bp, g.n, g.co, g.P());
+        add_bias<T><<<blocks_for(y.numel()), kThreads, 0, current_stream()>>>(yp, bp, g.n, g.co, g.P());
         DRIFT_CUDA_CHECK_LAUNCH();
       }
     } else if (kernel_variant() == KernelVariant::Naive) {
-      conv_forward_naive<T><<<blocks_for(y.numel()), kThreads>>>(xp, wp, bp, yp, g);
+      conv_forward_naive<T><<<blocks_for(y.numel()), kThreads, 0, current_stream()>>>(xp, wp, bp, yp, g);
       DRIFT_CUDA_CHECK_LAUNCH();
     } else {
       forward_fast<T>(xp, wp, bp, yp, g);
@@ -263,7 +263,7 @@ void conv2d_backward_input(const KernelArgs& args) {
     if (g.co == 0 || g.P() == 0) {
       zero_device(gxp, gx.numel() * sizeof(T));
     } else if (kernel_variant() == KernelVariant::Naive) {
-      conv_backward_input_naive<T><<<blocks_for(gx.numel()), kThreads>>>(gyp, wp, gxp, g);
+      conv_backward_input_naive<T><<<blocks_for(gx.numel()), kThreads, 0, current_stream()>>>(gyp, wp, gxp, g);
       DRIFT_CUDA_CHECK_LAUNCH();
     } else {
       backward_input_fast<T>(gyp, wp, gxp, g);
@@ -287,7 +287,7 @@ void conv2d_backward_weight(const KernelArgs& args) {
     if (g.n == 0 || g.P() == 0) {
       zero_device(gwp, gw.numel() * sizeof(T));
     } else if (kernel_variant() == KernelVariant::Naive) {
-      conv_backward_weight_naive<T><<<blocks_for(gw.numel()), kThreads>>>(gyp, xp, gwp, g);
+      conv_backward_weight_naive<T><<<blocks_for(gw.numel()), kThreads, 0, current_stream()>>>(gyp, xp, gwp, g);
       DRIFT_CUDA_CHECK_LAUNCH();
     } else {
       backward_weight_fast<T>(gyp, xp, gwp, g);

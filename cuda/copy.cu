@@ -65,9 +65,9 @@ void fill(const KernelArgs& args) {
     using T = decltype(tag);
     T v = is_16bit<T>::value ? from_f32<T>(static_cast<float>(value)) : convert<T>(value);
     if (s.all_contiguous())
-      fill_contiguous_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<T*>(out.data_ptr()), n, v);
+      fill_contiguous_kernel<T><<<blocks_for(n), kThreads, 0, current_stream()>>>(static_cast<T*>(out.data_ptr()), n, v);
     else
-      fill_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<T*>(out.data_ptr()), s, n, v);
+      fill_kernel<T><<<blocks_for(n), kThreads, 0, current_stream()>>>(static_cast<T*>(out.data_ptr()), s, n, v);
     DRIFT_CUDA_CHECK_LAUNCH();
   });
 }
@@ -84,9 +84,9 @@ void device_copy(const Tensor& dst, const Tensor& src) {
       To* d = static_cast<To*>(dst.data_ptr());
       const From* p = static_cast<const From*>(src.data_ptr());
       if (s.all_contiguous())
-        copy_contiguous_kernel<To, From><<<blocks_for(n), kThreads>>>(d, p, n);
+        copy_contiguous_kernel<To, From><<<blocks_for(n), kThreads, 0, current_stream()>>>(d, p, n);
       else
-        copy_kernel<To, From><<<blocks_for(n), kThreads>>>(d, p, s, n);
+        copy_kernel<To, From><<<blocks_for(n), kThreads, 0, current_stream()>>>(d, p, s, n);
       DRIFT_CUDA_CHECK_LAUNCH();
     });
   });
@@ -112,7 +112,7 @@ const void* contiguous_data(const Tensor& t, DeviceBuffer& scratch) {
   Strided<2> s = make_strided<2>(t.shape(), {contiguous_strides(t.shape()), t.strides()});
   dispatch_storage(t.dtype(), "contiguous", [&](auto tag) {
     using T = decltype(tag);
-    copy_kernel<T, T><<<blocks_for(n), kThreads>>>(scratch.as<T>(), static_cast<const T*>(t.data_ptr()), s, n);
+    copy_kernel<T, T><<<blocks_for(n), kThreads, 0, current_stream()>>>(scratch.as<T>(), static_cast<const T*>(t.data_ptr()), s, n);
     DRIFT_CUDA_CHECK_LAUNCH();
   });
   return scratch.get();

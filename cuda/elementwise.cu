@@ -161,8 +161,8 @@ void run_unary_typed(const KernelArgs& args, const char* name, Op op) {
   Strided<2> s = make_strided<2>(out.shape(), {&out, &x});
   T* o = static_cast<T*>(out.data_ptr());
   const T* xp = static_cast<const T*>(x.data_ptr());
-  if (s.all_contiguous()) unary_contiguous<T, Op><<<blocks_for(n), kThreads>>>(o, xp, n, op);
-  else unary_strided<T, Op><<<blocks_for(n), kThreads>>>(o, xp, s, n, op);
+  if (s.all_contiguous()) unary_contiguous<T, Op><<<blocks_for(n), kThreads, 0, current_stream()>>>(o, xp, n, op);
+  else unary_strided<T, Op><<<blocks_for(n), kThreads, 0, current_stream()>>>(o, xp, s, n, op);
   DRIFT_CUDA_CHECK_LAUNCH();
 }
 
@@ -186,8 +186,8 @@ void run_binary(const KernelArgs& args, const char* name) {
     T* o = static_cast<T*>(out.data_ptr());
     const T* ap = static_cast<const T*>(a.data_ptr());
     const T* bp = static_cast<const T*>(b.data_ptr());
-    if (s.all_contiguous()) binary_contiguous<T, Op><<<blocks_for(n), kThreads>>>(o, ap, bp, n, Op{});
-    else binary_strided<T, Op><<<blocks_for(n), kThreads>>>(o, ap, bp, s, n, Op{});
+    if (s.all_contiguous()) binary_contiguous<T, Op><<<blocks_for(n), kThreads, 0, current_stream()>>>(o, ap, bp, n, Op{});
+    else binary_strided<T, Op><<<blocks_for(n), kThreads, 0, current_stream()>>>(o, ap, bp, s, n, Op{});
     DRIFT_CUDA_CHECK_LAUNCH();
   });
 }
@@ -205,7 +205,7 @@ void where_kernel(const KernelArgs& args) {
   Strided<4> s = make_strided<4>(out.shape(), {&out, &cond, &a, &b});
   dispatch_all(out.dtype(), "Where", [&](auto tag) {
     using T = decltype(tag);
-    where_strided<T><<<blocks_for(n), kThreads>>>(static_cast<T*>(out.data_ptr()),
+    where_strided<T><<<blocks_for(n), kThreads, 0, current_stream()>>>(static_cast<T*>(out.data_ptr()),
                                                   static_cast<const T*>(cond.data_ptr()),
                                                   static_cast<const T*>(a.data_ptr()),
                                                   static_cast<const T*>(b.data_ptr()), s, n);

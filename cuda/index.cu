@@ -52,6 +52,7 @@ __global__ void index_add_kernel(const T* src, const int64_t* index, T* out, int
 
 // Throws if the kernel flagged an index outside [0, n).
 void check_flag(const int64_t* flag_dev, int64_t n, const char* name) {
+  if (capturing()) return;  // no host copy inside a CUDA graph capture (replays are not checked)
   int64_t flag = 0;
   DRIFT_CUDA_CHECK(cudaMemcpy(&flag, flag_dev, sizeof(flag), cudaMemcpyDeviceToHost));
   DRIFT_CHECK(flag == 0, "CUDA ", name, ": index ", flag - 1, " is out of range for a dim of size ", n);
@@ -82,9 +83,9 @@ void run_index(const KernelArgs& args, const char* name) {
     const T* sp = contiguous_ptr<T>(src, s_src);
     T* op = static_cast<T*>(out.data_ptr());
     if constexpr (Add)
-      index_add_kernel<T><<<blocks_for(work), kThreads>>>(sp, ip, op, p.outer, p.n, p.inner, p.m, flag.as<int64_t>());
+      index_add_kernel<T><<<blocks_for(work), kThreads, 0, current_stream()>>>(sp, ip, op, p.outer, p.n, p.inner, p.m, flag.as<int64_t>());
     else
-      index_select_kernel<T><<<blocks_for(work), kThreads>>>(sp, ip, op, p.outer, p.n, p.inner, p.m, flag.as<int64_t>());
+      index_select_kernel<T><<<blocks_for(work), kThreads, 0, current_stream()>>>(sp, ip, op, p.outer, p.n, p.inner, p.m, flag.as<int64_t>());
     DRIFT_CUDA_CHECK_LAUNCH();
   });
   check_flag(flag.as<int64_t>(), p.n, name);

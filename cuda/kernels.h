@@ -21,6 +21,7 @@ void register_softmax_kernels(Backend& b);      // cuda/softmax.cu:     Softmax,
 void register_norm_kernels(Backend& b);         // cuda/norm.cu:        GroupNorm (+ backward; LayerNorm runs through it)
 void register_optim_kernels(Backend& b);        // cuda/optim.cu:       AdamStep (all tensors in one launch)
 void register_attention_kernels(Backend& b);    // cuda/attention.cu:   Attention (flash-attention style)
+void register_graph_support(Backend& b);        // cuda/graph.cu:       Backend::capture_graph (CUDA graphs)
 
 // The caching device allocator (cuda/allocator.cu).
 Allocator& cuda_allocator();

@@ -25,10 +25,10 @@ cublasHandle_t cublas_handle() {
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
     DRIFT_CUBLAS_CHECK(cublasCreate(&h));
-    DRIFT_CUBLAS_CHECK(cublasSetStream(h, 0));
     DRIFT_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     return h;
   }();
+  DRIFT_CUBLAS_CHECK(cublasSetStream(handle, current_stream()));  // the capture stream during graph capture
   return handle;
 }
 

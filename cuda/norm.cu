@@ -240,9 +240,9 @@ void norm_forward(const KernelArgs& args, const char* name) {
     T* rp = static_cast<T*>(args.out[2]->data_ptr());
     int64_t groups = geo.n * geo.g;
     if (kernel_variant() == KernelVariant::Naive)
-      norm_forward_naive<T><<<blocks_for(groups), kThreads>>>(xp, wp, bp, yp, mp, rp, geo, static_cast<T>(p.eps));
+      norm_forward_naive<T><<<blocks_for(groups), kThreads, 0, current_stream()>>>(xp, wp, bp, yp, mp, rp, geo, static_cast<T>(p.eps));
     else
-      norm_forward_block<T><<<blocks_for(groups, 1), kNormThreads>>>(xp, wp, bp, yp, mp, rp, geo,
+      norm_forward_block<T><<<blocks_for(groups, 1), kNormThreads, 0, current_stream()>>>(xp, wp, bp, yp, mp, rp, geo,
                                                                      static_cast<T>(p.eps));
     DRIFT_CUDA_CHECK_LAUNCH();
   });
@@ -267,7 +267,7 @@ void norm_backward(const KernelArgs& args, const char* name) {
     if (geo.silu && x.numel() > 0) {  // dy -> dz = dy silu'(z); then the plain norm backward on dz
       const T* bp = args.in.size() > 5 ? optional_ptr<T>(args.in[5], sb) : nullptr;
       sdz.reset(static_cast<size_t>(x.numel()) * sizeof(T));
-      silu_grad_of_norm<T><<<blocks_for(x.numel()), kThreads>>>(gyp, xp, mp, rp, wp, bp, sdz.as<T>(), geo);
+      silu_grad_of_norm<T><<<blocks_for(x.numel()), kThreads, 0, current_stream()>>>(gyp, xp, mp, rp, wp, bp, sdz.as<T>(), geo);
       DRIFT_CUDA_CHECK_LAUNCH();
       gyp = sdz.as<T>();
     }
@@ -278,16 +278,16 @@ void norm_backward(const KernelArgs& args, const char* name) {
     bool naive = kernel_variant() == KernelVariant::Naive;
     if (groups > 0 && geo.len() > 0) {
       if (naive)
-        norm_backward_dx_naive<T><<<blocks_for(groups), kThreads>>>(gyp, xp, mp, rp, wp, dxp, geo);
+        norm_backward_dx_naive<T><<<blocks_for(groups), kThreads, 0, current_stream()>>>(gyp, xp, mp, rp, wp, dxp, geo);
       else
-        norm_backward_dx_block<T><<<blocks_for(groups, 1), kNormThreads>>>(gyp, xp, mp, rp, wp, dxp, geo);
+        norm_backward_dx_block<T><<<blocks_for(groups, 1), kNormThreads, 0, current_stream()>>>(gyp, xp, mp, rp, wp, dxp, geo);
       DRIFT_CUDA_CHECK_LAUNCH();
     }
     if ((dwp || dbp) && geo.c > 0) {
       if (naive || geo.s < 32)
-        norm_backward_wb_thread<T><<<blocks_for(geo.c), kThreads>>>(gyp, xp, mp, rp, dwp, dbp, geo);
+        norm_backward_wb_thread<T><<<blocks_for(geo.c), kThreads, 0, current_stream()>>>(gyp, xp, mp, rp, dwp, dbp, geo);
       else
-        norm_backward_wb_block<T><<<blocks_for(geo.c, 1), kNormThreads>>>(gyp, xp, mp, rp, dwp, dbp, geo);
+        norm_backward_wb_block<T><<<blocks_for(geo.c, 1), kNormThreads, 0, current_stream()>>>(gyp, xp, mp, rp, dwp, dbp, geo);
       DRIFT_CUDA_CHECK_LAUNCH();
     }
   });

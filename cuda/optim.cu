@@ -73,13 +73,13 @@ void adam_multi(const AdamStepParams& a) {
   char* base = buf.as<char>();
   // Pageable host memory: cudaMemcpyAsync returns once the host data is staged,
   // so the vectors may go out of scope after the calls.
-  DRIFT_CUDA_CHECK(cudaMemcpyAsync(base, tensors.data(), nt, cudaMemcpyHostToDevice, 0));
-  DRIFT_CUDA_CHECK(cudaMemcpyAsync(base + nt, chunk_start.data(), nc, cudaMemcpyHostToDevice, 0));
-  DRIFT_CUDA_CHECK(cudaMemcpyAsync(base + nt + nc, chunk_tensor.data(), ni, cudaMemcpyHostToDevice, 0));
+  DRIFT_CUDA_CHECK(cudaMemcpyAsync(base, tensors.data(), nt, cudaMemcpyHostToDevice, current_stream()));
+  DRIFT_CUDA_CHECK(cudaMemcpyAsync(base + nt, chunk_start.data(), nc, cudaMemcpyHostToDevice, current_stream()));
+  DRIFT_CUDA_CHECK(cudaMemcpyAsync(base + nt + nc, chunk_tensor.data(), ni, cudaMemcpyHostToDevice, current_stream()));
   AdamScalars s{a.beta1, 1.0 - a.beta1, a.beta2, 1.0 - a.beta2, a.weight_decay, 1.0 - a.lr * a.weight_decay,
                 1.0 / std::sqrt(a.bias_correction2), a.eps, a.lr / a.bias_correction1, a.weight_decay != 0,
                 a.decoupled};
-  adam_multi_kernel<T><<<static_cast<unsigned>(chunk_tensor.size()), kThreads>>>(
+  adam_multi_kernel<T><<<static_cast<unsigned>(chunk_tensor.size()), kThreads, 0, current_stream()>>>(
       reinterpret_cast<const AdamTensor<T>*>(base), reinterpret_cast<const int*>(base + nt + nc),
       reinterpret_cast<const int64_t*>(base + nt), s);
   DRIFT_CUDA_CHECK_LAUNCH();

@@ -91,10 +91,10 @@ void run_pool(const KernelArgs& args, const char* name) {
     const T* ip = contiguous_ptr<T>(in, scratch);
     T* op = static_cast<T*>(out.data_ptr());
     unsigned blocks = blocks_for(out.numel());
-    if constexpr (Op == PoolOp::AvgForward) avg_pool_forward<T><<<blocks, kThreads>>>(ip, op, pi, hi, wi, ho, wo, k);
-    if constexpr (Op == PoolOp::AvgBackward) avg_pool_backward<T><<<blocks, kThreads>>>(ip, op, pi, ho, wo, hi, wi, k);
-    if constexpr (Op == PoolOp::UpForward) upsample_forward<T><<<blocks, kThreads>>>(ip, op, pi, hi, wi, k);
-    if constexpr (Op == PoolOp::UpBackward) upsample_backward<T><<<blocks, kThreads>>>(ip, op, pi, ho, wo, k);
+    if constexpr (Op == PoolOp::AvgForward) avg_pool_forward<T><<<blocks, kThreads, 0, current_stream()>>>(ip, op, pi, hi, wi, ho, wo, k);
+    if constexpr (Op == PoolOp::AvgBackward) avg_pool_backward<T><<<blocks, kThreads, 0, current_stream()>>>(ip, op, pi, ho, wo, hi, wi, k);
+    if constexpr (Op == PoolOp::UpForward) upsample_forward<T><<<blocks, kThreads, 0, current_stream()>>>(ip, op, pi, hi, wi, k);
+    if constexpr (Op == PoolOp::UpBackward) upsample_backward<T><<<blocks, kThreads, 0, current_stream()>>>(ip, op, pi, ho, wo, k);
     DRIFT_CUDA_CHECK_LAUNCH();
   });
 }

@@ -148,7 +148,7 @@ void rand_uniform(const KernelArgs& args) {
   if (n == 0) return;
   dispatch_all(out.dtype(), "RandUniform", [&](auto tag) {
     using T = decltype(tag);
-    uniform_kernel<T><<<blocks_for((n + 3) / 4), kThreads>>>(static_cast<T*>(out.data_ptr()), n, p.seed,
+    uniform_kernel<T><<<blocks_for((n + 3) / 4), kThreads, 0, current_stream()>>>(static_cast<T*>(out.data_ptr()), n, p.seed,
                                                               p.offset, p.a, p.b);
     DRIFT_CUDA_CHECK_LAUNCH();
   });
@@ -161,14 +161,14 @@ void rand_normal(const KernelArgs& args) {
   int64_t n = out.numel();
   if (n == 0) return;
   if (out.dtype() == DType::Float32) {
-    normal_f32_kernel<<<blocks_for((n + 3) / 4), kThreads>>>(static_cast<float*>(out.data_ptr()), n, p.seed, p.offset,
+    normal_f32_kernel<<<blocks_for((n + 3) / 4), kThreads, 0, current_stream()>>>(static_cast<float*>(out.data_ptr()), n, p.seed, p.offset,
                                                              static_cast<float>(p.a), static_cast<float>(p.b));
     DRIFT_CUDA_CHECK_LAUNCH();
     return;
   }
   DRIFT_CHECK(out.dtype() == DType::Float64, "CUDA RandNormal: expected a float32 or float64 output, got ",
               dtype_name(out.dtype()));
-  normal_kernel<double><<<blocks_for((n + 3) / 4), kThreads>>>(static_cast<double*>(out.data_ptr()), n, p.seed,
+  normal_kernel<double><<<blocks_for((n + 3) / 4), kThreads, 0, current_stream()>>>(static_cast<double*>(out.data_ptr()), n, p.seed,
                                                                p.offset, p.a, p.b);
   DRIFT_CUDA_CHECK_LAUNCH();
 }

@@ -138,11 +138,11 @@ void run_reduce(const KernelArgs& args, const char* name) {
     const T* xp = contiguous_ptr<T>(x, scratch);
     void* op = out.data_ptr();
     if (p.inner > 1 || p.reduce == 0) {
-      reduce_columns<K, T><<<blocks_for(p.outer * p.inner), kThreads>>>(xp, op, p.outer, p.reduce, p.inner);
+      reduce_columns<K, T><<<blocks_for(p.outer * p.inner), kThreads, 0, current_stream()>>>(xp, op, p.outer, p.reduce, p.inner);
     } else if (p.reduce >= 4096 && p.outer < 4096) {
-      reduce_rows_block<K, T><<<static_cast<unsigned>(p.outer), 512>>>(xp, op, p.outer, p.reduce);
+      reduce_rows_block<K, T><<<static_cast<unsigned>(p.outer), 512, 0, current_stream()>>>(xp, op, p.outer, p.reduce);
     } else {
-      reduce_rows_warp<K, T><<<blocks_for(p.outer * 32), kThreads>>>(xp, op, p.outer, p.reduce);
+      reduce_rows_warp<K, T><<<blocks_for(p.outer * 32), kThreads, 0, current_stream()>>>(xp, op, p.outer, p.reduce);
     }
     DRIFT_CUDA_CHECK_LAUNCH();
   });

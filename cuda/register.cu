@@ -60,7 +60,7 @@ KernelVariant kernel_variant() { return static_cast<KernelVariant>(g_variant.loa
 
 void zero_device(void* p, size_t nbytes) {
   if (nbytes == 0) return;
-  DRIFT_CUDA_CHECK(cudaMemsetAsync(p, 0, nbytes, 0));
+  DRIFT_CUDA_CHECK(cudaMemsetAsync(p, 0, nbytes, current_stream()));
 }
 
 Backend make_cuda_backend() {
@@ -84,6 +84,7 @@ Backend make_cuda_backend() {
   register_norm_kernels(b);
   register_optim_kernels(b);
   register_attention_kernels(b);
+  register_graph_support(b);
   return b;
 }
 

@@ -72,9 +72,9 @@ void run_softmax(const KernelArgs& args, const char* name) {
     const T* xp = contiguous_ptr<T>(x, scratch);
     T* yp = static_cast<T*>(y.data_ptr());
     if (kernel_variant() == KernelVariant::Fast && p.inner == 1)
-      softmax_warp<T, Log><<<blocks_for(p.outer * 32), kThreads>>>(xp, yp, p.outer, p.n);
+      softmax_warp<T, Log><<<blocks_for(p.outer * 32), kThreads, 0, current_stream()>>>(xp, yp, p.outer, p.n);
     else
-      softmax_naive<T, Log><<<blocks_for(p.outer * p.inner), kThreads>>>(xp, yp, p.outer, p.n, p.inner);
+      softmax_naive<T, Log><<<blocks_for(p.outer * p.inner), kThreads, 0, current_stream()>>>(xp, yp, p.outer, p.n, p.inner);
     DRIFT_CUDA_CHECK_LAUNCH();
   });
 }

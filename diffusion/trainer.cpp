@@ -21,9 +21,17 @@ Tensor UNetDenoiser::predict(const Tensor& x, const Tensor& t, const Tensor& lab
     Tensor is_null = ops::eq(labels, ops::full({}, double(kNullLabel), DType::Int64, labels.device()));
     y = ops::where(is_null, ops::full_like(labels, double(null_class)), labels);
   }
-  if (precision == nn::Precision::FP32) return unet_.forward(x, tt, y);  // (a caller's autocast stays on)
+  if (precision == nn::Precision::FP32) return run_unet(x, tt, y);  // (a caller's autocast stays on)
   nn::Autocast autocast(precision);
-  return unet_.forward(x, tt, y);
+  return run_unet(x, tt, y);
+}
+
+Tensor UNetDenoiser::run_unet(const Tensor& x, const Tensor& t, const Tensor& labels) {
+  if (cuda_graphs && x.device() == Device::CUDA && !grad_enabled() && !unet_.is_training()) {
+    if (!graphs_) graphs_ = std::make_shared<nn::UNetGraphs>(unet_);
+    return graphs_->forward(x, t, labels);
+  }
+  return unet_.forward(x, t, labels);
 }
 
 Trainer::Trainer(Denoiser& model, nn::Module& module, const Process& process, TrainerConfig cfg)

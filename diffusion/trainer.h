@@ -15,6 +15,7 @@
 #include "nn/optim.h"
 #include "nn/posthoc_ema.h"
 #include "nn/unet.h"
+#include "nn/unet_graph.h"
 
 namespace drift::diffusion {
 
@@ -32,11 +33,17 @@ class UNetDenoiser : public Denoiser {
   // convolutions in 16 bits, its output float32. (Training sets it through
   // TrainerConfig::precision instead.)
   nn::Precision precision = nn::Precision::FP32;
+  // Sampling through CUDA graphs (nn/unet_graph.h): used on a CUDA device with
+  // grad mode off and the U-Net in eval mode; default DRIFT_CUDA_GRAPHS=1.
+  bool cuda_graphs = nn::cuda_graphs_from_env();
+  const nn::UNetGraphs* graphs() const { return graphs_.get(); }
 
  private:
+  Tensor run_unet(const Tensor& x, const Tensor& t, const Tensor& labels);
   nn::UNet& unet_;
   Prediction target_;
   double time_scale_;
+  std::shared_ptr<nn::UNetGraphs> graphs_;  // created on first use
 };
 
 // EDM's preconditioned denoiser (Karras et al. 2022, table 1 and sec. 5): wraps a

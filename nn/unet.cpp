@@ -185,17 +185,24 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels) {
   DRIFT_CHECK(t.device() == x.device(), "UNet: t is on ", device_name(t.device()), ", x on ",
               device_name(x.device()));
 
+  return forward_embedded(x, embed(t, labels, batch, x.device()));
+}
+
+Tensor UNet::embed(const Tensor& t, const Tensor& labels, int64_t batch, Device device) {
   Tensor temb = temb_->forward(timestep_embedding(t, cfg_.base_channels));  // [B, 4 base]
   if (label_emb_) {
     Tensor y = labels;
-    if (!y.defined()) y = ops::full({batch}, static_cast<double>(cfg_.num_classes), DType::Int64, x.device());
+    if (!y.defined()) y = ops::full({batch}, static_cast<double>(cfg_.num_classes), DType::Int64, device);
     DRIFT_CHECK(y.dim() == 1 && y.size(0) == batch && y.dtype() == DType::Int64, "UNet: expected labels int64 [",
                 batch, "], got ", dtype_name(y.dtype()), " ", shape_str(y.shape()));
     temb = add(temb, label_emb_->forward(y));  // emb = temb(t) + label_emb(y)
   } else {
     DRIFT_CHECK(!labels.defined(), "UNet: labels given to an unconditional model (num_classes = 0)");
   }
+  return temb;
+}
 
+Tensor UNet::forward_embedded(const Tensor& x, const Tensor& temb) {
   Tensor h = conv_in_->forward(x);
   std::vector<Tensor> hs = {h};
   for (auto& blk : down_blocks_) {

@@ -60,6 +60,11 @@ class UNet : public Module {
   // tensor means "no label" for a class-conditional model.
   // Returns [B, C, H, W] (the predicted noise for an eps-model).
   Tensor forward(const Tensor& x, const Tensor& t, const Tensor& labels = Tensor());
+  // forward = forward_embedded(x, embed(t, labels)), in two parts so that the
+  // second can be captured as a CUDA graph (nn/unet_graph.h): embed reads t on
+  // the host (the sinusoidal embedding), forward_embedded touches only the device.
+  Tensor embed(const Tensor& t, const Tensor& labels, int64_t batch, Device device);  // [B, 4 base]
+  Tensor forward_embedded(const Tensor& x, const Tensor& temb);
   Tensor forward(const Tensor& x) override;  // throws: a U-Net needs t
 
   const UNetConfig& config() const { return cfg_; }

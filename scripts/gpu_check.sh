@@ -6,10 +6,12 @@
 #   2. tests      ctest -R cuda (CPU-vs-CUDA parity of every op, bf16 included, fast and
 #                 naive kernel variants) and the op-test registry's backend mode
 #   3. bench      for each preset (mnist, cifar) at batch $BENCH_BATCH: drift fp32 and bf16
-#                 (forward, train step, DDIM-50; peak GPU memory) beside PyTorch fp32 eager,
-#                 --amp bf16 --fused-adam and (section 4) the same with --compile
-#   5. train      class-conditional MNIST, fp32 and bf16, then drift eval (guided accuracy)
+#                 (forward, train step, DDIM-50; peak GPU memory), DDIM-50 through CUDA graphs
+#                 (--graphs, SKIP_GRAPHS=1 leaves it out) beside PyTorch fp32 eager,
+#                 --amp bf16 --fused-adam
+#   4. train      class-conditional MNIST, fp32 and bf16, then drift eval (guided accuracy)
 #                 with the wall time of each
+#   5. compile    PyTorch --amp bf16 --fused-adam --compile (last: compiling takes minutes)
 #   6. report     results.json and results.md (tables and the ratios the issue asks for)
 # Everything is written to $WORK_DIR (default ./gpu_check_out, git-ignored: runs,
 # logs, one file per step); at the end results.json, results.md, gpu_check.log
@@ -18,7 +20,7 @@
 #
 #   scripts/gpu_check.sh                     everything
 #   DRY_RUN=1 scripts/gpu_check.sh           print the commands only (runs anywhere)
-#   SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 SKIP_COMPILE=1 SKIP_TRAIN=1   leave sections out
+#   SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 SKIP_GRAPHS=1 SKIP_COMPILE=1 SKIP_TRAIN=1   leave sections out
 #   BENCH_PRESETS="cifar" BENCH_BATCH=128 BENCH_STEPS=10 TRAIN_STEPS=2000 EVAL_N=1000
 # A smoke test of the whole pipeline on the CPU (tiny sizes; no PyTorch needed):
 #   DEVICE=cpu SKIP_BUILD=1 BUILD_DIR=build SKIP_TESTS=1 BENCH_PRESETS=tiny BENCH_BATCH=2 \
@@ -28,7 +30,11 @@
 # ./shared when the checkout has one, else ../shared): bench/torch_unet_reference.py
 # and data/mnist/*.gz. A section whose inputs are missing is skipped and says so.
 # One failed step does not stop the others; each step's status and seconds are
-# recorded in steps.tsv and the report.
+# recorded in steps.tsv and the report. No step starts after TIME_BUDGET seconds
+# (default 540: the device tool ends a call at 600 s), so the report is always
+# written; with ~15 minutes of device time in all, plan two calls if needed:
+#   call 1: SKIP_TRAIN=1 SKIP_COMPILE=1 scripts/gpu_check.sh     (build, tests, benchmarks)
+#   call 2 (same machine, build kept): SKIP_BUILD=1 SKIP_TESTS=1 SKIP_BENCH=1 scripts/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
@@ -47,6 +53,8 @@ EVAL_N=${EVAL_N:-1000}
 EVAL_CLASSIFIER_STEPS=${EVAL_CLASSIFIER_STEPS:-2000}
 DEVICE=${DEVICE:-cuda}
 STEP_TIMEOUT=${STEP_TIMEOUT:-300}     # seconds, any one command
+TIME_BUDGET=${TIME_BUDGET:-540}       # seconds: no step starts after this (the device tool stops a call at 600)
+START=$(date +%s)
 if [[ -n ${DRIFT_SHARED_DIR:-} ]]; then SHARED=$DRIFT_SHARED_DIR
 elif [[ -d $ROOT/shared ]]; then SHARED=$ROOT/shared
 else SHARED=$ROOT/../shared; fi
@@ -59,8 +67,8 @@ mkdir -p "$OUT_DIR"
 LOG=$OUT_DIR/gpu_check.log
 STEPS_TSV=$OUT_DIR/steps.tsv
 if [[ $DRY_RUN == 1 ]]; then LOG=/dev/stdout; STEPS_TSV=/dev/null; fi
-[[ $DRY_RUN == 1 ]] || : > "$STEPS_TSV"
-[[ $DRY_RUN == 1 ]] || : > "$LOG"
+# steps.tsv and the log are appended to: a second call into the same WORK_DIR
+# (the sections the first left out) adds its steps, and the report covers both.
 
 say() { echo "== $*" | tee -a "$OUT_DIR/progress.txt"; }
 
@@ -74,6 +82,11 @@ step() {
     return 0
   fi
   local t0 rc ms
+  if (( $(date +%s) - START > TIME_BUDGET )); then  # leave time for the report
+    printf '%s\t%s\t0\n' "$name" 125 >> "$STEPS_TSV"
+    say "$name: not run (past the time budget of $TIME_BUDGET s; rerun with the other sections skipped)"
+    return 125
+  fi
   t0=$(date +%s%N)
   echo "+ [$name] $*" >> "$LOG"
   timeout "$STEP_TIMEOUT" "$@" > "$outfile" 2>&1
@@ -121,34 +134,36 @@ if [[ ${SKIP_TESTS:-0} != 1 ]]; then
   step registry_backend "$OUT_DIR/registry_backend.txt" "$BUILD_DIR/drift-test-ops" backend
 fi
 
-# ---- 3./4. benchmarks -----------------------------------------------------------------
+# ---- 3. benchmarks -----------------------------------------------------------------
 # One JSON line per run in bench_<preset>_<who>.txt; the report reads the last one.
 if [[ ${SKIP_BENCH:-0} != 1 ]]; then
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
   for preset in $BENCH_PRESETS; do
     say "bench $preset, batch $BENCH_BATCH"
-    common=(--config "$preset" --batch "$BENCH_BATCH" --sample-batch "$BENCH_BATCH" --steps "$BENCH_STEPS" --sample-runs 1
-            --device "$DEVICE" --json)
+    shape=(--config "$preset" --batch "$BENCH_BATCH" --sample-batch "$BENCH_BATCH" --sample-runs 1 --device "$DEVICE" --json)
+    common=("${shape[@]}" --steps "$BENCH_STEPS")
     step "bench_${preset}_drift_fp32" "$OUT_DIR/bench_${preset}_drift_fp32.txt" \
       "$BUILD_DIR/bench/bench_unet" "${common[@]}" --precision fp32
     step "bench_${preset}_drift_bf16" "$OUT_DIR/bench_${preset}_drift_bf16.txt" \
       "$BUILD_DIR/bench/bench_unet" "${common[@]}" --precision bf16
+    if [[ ${SKIP_GRAPHS:-0} != 1 ]]; then  # DDIM-50 through CUDA graphs (forward/train timed briefly only)
+      for prec in fp32 bf16; do
+        step "bench_${preset}_drift_${prec}_graphs" "$OUT_DIR/bench_${preset}_drift_${prec}_graphs.txt" \
+          "$BUILD_DIR/bench/bench_unet" "${shape[@]}" --steps 2 --precision "$prec" --graphs
+      done
+    fi
     if [[ -f $REF || $DRY_RUN == 1 ]]; then
       step "bench_${preset}_torch_fp32" "$OUT_DIR/bench_${preset}_torch_fp32.txt" \
         "$PY" "$REF" "${common[@]}" --threads "$OMP_NUM_THREADS"
       step "bench_${preset}_torch_amp" "$OUT_DIR/bench_${preset}_torch_amp.txt" \
         "$PY" "$REF" "${common[@]}" --threads "$OMP_NUM_THREADS" --amp bf16 --fused-adam
-      if [[ ${SKIP_COMPILE:-0} != 1 ]]; then
-        step "bench_${preset}_torch_compile" "$OUT_DIR/bench_${preset}_torch_compile.txt" \
-          "$PY" "$REF" "${common[@]}" --threads "$OMP_NUM_THREADS" --amp bf16 --fused-adam --compile
-      fi
     else
       say "PyTorch reference $REF missing: PyTorch columns left empty"
     fi
   done
 fi
 
-# ---- 5. bf16 vs fp32 class-conditional MNIST ----------------------------------------
+# ---- 4. bf16 vs fp32 class-conditional MNIST ----------------------------------------
 if [[ ${SKIP_TRAIN:-0} != 1 ]]; then
   if [[ -f $MNIST/train-images-idx3-ubyte.gz || $DRY_RUN == 1 ]]; then
     for prec in fp32 bf16; do
@@ -166,6 +181,16 @@ if [[ ${SKIP_TRAIN:-0} != 1 ]]; then
   else
     say "MNIST not found in $MNIST: training section skipped"
   fi
+fi
+
+# ---- 5. PyTorch with torch.compile (last: its compilation takes minutes) ------------
+if [[ ${SKIP_BENCH:-0} != 1 && ${SKIP_COMPILE:-0} != 1 && ( -f $REF || $DRY_RUN == 1 ) ]]; then
+  for preset in $BENCH_PRESETS; do
+    say "bench $preset, PyTorch --compile"
+    step "bench_${preset}_torch_compile" "$OUT_DIR/bench_${preset}_torch_compile.txt" \
+      "$PY" "$REF" --config "$preset" --batch "$BENCH_BATCH" --sample-batch "$BENCH_BATCH" --sample-runs 1 \
+      --device "$DEVICE" --json --steps "$BENCH_STEPS" --threads "$OMP_NUM_THREADS" --amp bf16 --fused-adam --compile
+  done
 fi
 
 # ---- 6. report ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // size so that a training loop reuses the same buffers instead of returning
 // them to the OS (page faults from fresh large mallocs cost up to 2x).
 #include <cstddef>
+#include <cstdint>
 
 #include "tensor/dtype.h"
 
@@ -19,6 +20,14 @@ struct Allocator {
   virtual size_t allocated_bytes() const { return 0; }
   virtual size_t peak_allocated_bytes() const { return 0; }
   virtual void reset_peak() {}
+  // Private pools, for CUDA graphs (cuda/graph.cu): between begin_pool() and
+  // end_pool() every block handed out, and every block given back, belongs to
+  // the pool; its blocks are only ever reused inside it (a captured graph
+  // keeps using their addresses on each replay), never released, and go back
+  // to the common cache only with release_pool(). Returns 0 where unsupported.
+  virtual uint64_t begin_pool() { return 0; }
+  virtual void end_pool() {}
+  virtual void release_pool(uint64_t /*pool*/) {}
 };
 
 // The caching CPU allocator (64-byte aligned blocks).

@@ -106,6 +106,12 @@ const Backend& backend(Device d) {
   return *b;
 }
 
+std::unique_ptr<DeviceGraph> capture_graph(Device d, const std::function<void()>& body) {
+  const Backend& b = backend(d);
+  DRIFT_CHECK(b.capture_graph != nullptr, "capture_graph: the ", b.name, " backend has no graphs (CUDA only)");
+  return b.capture_graph(body);
+}
+
 namespace {
 bool has_half_operand(const KernelArgs& args) {
   for (const Tensor* t : args.in)

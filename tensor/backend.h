@@ -5,6 +5,8 @@
 // a pointer to the op's parameter struct (tensor/op.h). Kernels know nothing
 // of autograd.
 #include <array>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "tensor/allocator.h"
@@ -21,6 +23,8 @@ struct KernelArgs {
   template <class P> const P& p() const { return *static_cast<const P*>(params); }
 };
 using KernelFn = void (*)(const KernelArgs&);
+
+struct DeviceGraph;
 
 struct Backend {
   Device device = Device::CPU;
@@ -39,7 +43,21 @@ struct Backend {
   // Whether a usable device is present at run time (a CUDA build may run on
   // a machine with no GPU).
   bool (*available)() = nullptr;
+  // Runs `body` once while capturing the device work it issues into a graph
+  // that replay() runs again (CUDA graphs, cuda/graph.cu). The body's kernels
+  // do not run during the capture. Null where the device has no graphs.
+  std::unique_ptr<DeviceGraph> (*capture_graph)(const std::function<void()>& body) = nullptr;
 };
+
+// A captured sequence of device work, replayed as one launch. The memory
+// its kernels use stays reserved for it (a private pool of the device's
+// caching allocator) until it is destroyed.
+struct DeviceGraph {
+  virtual ~DeviceGraph() = default;
+  virtual void replay() = 0;
+};
+// backend(d).capture_graph(body); throws naming the device if it has none.
+std::unique_ptr<DeviceGraph> capture_graph(Device d, const std::function<void()>& body);
 
 // For a kernel's dtype switch: the dtypes it has no code for (the 16-bit
 // storage types never reach a kernel that is not half_native).

@@ -362,6 +362,39 @@ TEST(TensorBackend, CachingAllocatorCountsBytesInUseAndTheirPeak) {
   EXPECT_EQ(a.peak_allocated_bytes(), base);
 }
 
+// Private pools (CUDA graph capture): blocks handed out or given back while a
+// pool is active stay in it, are reused only inside it, and return to the
+// common cache with release_pool.
+TEST(TensorBackend, CachingAllocatorPinsPoolBlocksUntilReleased) {
+  Allocator& a = cpu_allocator();
+  a.empty_cache();
+  void* before = a.allocate(4096);  // allocated before the "capture"
+  const uint64_t pool = a.begin_pool();
+  ASSERT_NE(pool, 0u);
+  void* p = a.allocate(2048);
+  a.deallocate(p, 2048);
+  void* q = a.allocate(2048);  // reused inside the pool
+  EXPECT_EQ(p, q);
+  a.deallocate(before, 4096);  // given back during the capture: pinned too
+  a.empty_cache();             // releases nothing during a capture
+  a.end_pool();
+  a.deallocate(q, 2048);
+  EXPECT_EQ(a.cached_bytes(), 0u);  // both blocks are in the pool, not in the common cache
+  void* r = a.allocate(2048);       // outside the pool: never one of its blocks
+  EXPECT_NE(r, p);
+  void* s = a.allocate(4096);
+  EXPECT_NE(s, before);
+  a.deallocate(r, 2048);
+  a.deallocate(s, 4096);
+  const size_t common = a.cached_bytes();
+  a.release_pool(pool);
+  EXPECT_EQ(a.cached_bytes(), common + 2048 + 4096);  // the pool's blocks are common again
+  void* t = a.allocate(2048);
+  a.deallocate(t, 2048);
+  a.empty_cache();
+  EXPECT_EQ(a.cached_bytes(), 0u);
+}
+
 // The DRIFT_PROFILE table: calls and time add up per op, sorted by time, reset empties it.
 TEST(TensorBackend, ProfilerTableAddsUpPerOp) {
   profiler::reset();
