@@ -16,12 +16,24 @@
 //   backward weight:  gW   [Co, K] = sum_n gy_n [Co, P] col_n^T [P, K]
 //                     (a chunk of nb images at once: [Co, nb*P] x [nb*P, K])
 // Row-major products go to column-major cuBLAS as C^T = B^T A^T (see matmul.cu).
+// Conv2d with 16-bit operands (half_native): Fast runs the tensor-core
+// implicit GEMM of cuda/conv_tc.cu; Naive (the reference) widens the operands
+// to float32, runs the float32 path and rounds the result once.
 #include <algorithm>
 
 #include "cuda/blas.cuh"
 #include "cuda/variant.h"
+#include "tensor/ops.h"
 
 namespace drift::cuda {
+
+// cuda/conv_tc.cu
+struct ConvTcGeom {
+  int64_t n, ci, h, w, co, kh, kw, ho, wo, sh, sw, ph, pw;
+};
+bool run_conv2d_tensor_cores(DType dtype, const void* x, const void* w, const void* bias, void* y,
+                             const ConvTcGeom& g);
+
 namespace {
 
 struct ConvGeom {
@@ -217,6 +229,34 @@ void backward_weight_fast(const T* gy, const T* x, T* gw, const ConvGeom& g) {
   }
 }
 
+void conv2d(const KernelArgs& args);
+
+// 16-bit operands: tensor cores (Fast), or the float32 path on widened operands.
+void conv2d_half(const KernelArgs& args, const ConvGeom& g) {
+  const Tensor& x = *args.in[0];
+  const Tensor& w = *args.in[1];
+  const Tensor* bias = args.in[2];
+  const bool has_bias = bias && bias->defined();
+  Tensor& y = *args.out[0];
+  if (kernel_variant() == KernelVariant::Fast && g.K() > 0) {
+    DeviceBuffer sx, sw, sb;
+    const void* xp = contiguous_data(x, sx);
+    const void* wp = contiguous_data(w, sw);
+    const void* bp = has_bias ? contiguous_data(*bias, sb) : nullptr;
+    const ConvTcGeom tg{g.n, g.ci, g.h, g.w, g.co, g.kh, g.kw, g.ho, g.wo, g.sh, g.sw, g.ph, g.pw};
+    if (run_conv2d_tensor_cores(y.dtype(), xp, wp, bp, y.data_ptr(), tg)) return;
+  }
+  Tensor x32 = ops::to(x, DType::Float32), w32 = ops::to(w, DType::Float32);
+  Tensor b32 = has_bias ? ops::to(*bias, DType::Float32) : Tensor();
+  Tensor y32 = ops::empty(y.shape(), DType::Float32, y.device());
+  KernelArgs a32;
+  a32.in = {&x32, &w32, has_bias ? &b32 : nullptr};
+  a32.out = {&y32};
+  a32.params = args.params;
+  conv2d(a32);
+  ops::copy_(y, y32);  // rounded once to the 16-bit type
+}
+
 void conv2d(const KernelArgs& args) {
   const Tensor& x = *args.in[0];
   const Tensor& w = *args.in[1];
@@ -225,6 +265,7 @@ void conv2d(const KernelArgs& args) {
   check_contiguous_out(y, "Conv2d");
   ConvGeom g = make_geom(x.shape(), w.shape(), y.shape(), args.p<Conv2dParams>(), "Conv2d");
   if (y.numel() == 0) return;
+  if (is_half(y.dtype())) return conv2d_half(args, g);
   DeviceBuffer sx, sw, sb;
   dispatch_float(y.dtype(), "Conv2d", [&](auto tag) {
     using T = decltype(tag);
@@ -299,6 +340,7 @@ void conv2d_backward_weight(const KernelArgs& args) {
 
 void register_conv_kernels(Backend& b) {
   b.kernels[static_cast<int>(OpKind::Conv2d)] = conv2d;
+  b.half_native[static_cast<int>(OpKind::Conv2d)] = true;  // bf16/fp16: tensor cores (cuda/conv_tc.cu)
   b.kernels[static_cast<int>(OpKind::Conv2dBackwardInput)] = conv2d_backward_input;
   b.kernels[static_cast<int>(OpKind::Conv2dBackwardWeight)] = conv2d_backward_weight;
 }

@@ -1,6 +1,6 @@
 // bfloat16 on the GPU against the CPU: the same bf16 inputs through the CUDA
-// backend (cuBLAS GemmEx for Matmul; the other ops widened by dispatch, or
-// native where a kernel is) and through the CPU's float32 widening, results
+// backend (cuBLAS GemmEx for Matmul, tensor-core implicit GEMM for Conv2d; the
+// other ops widened by dispatch) and through the CPU's float32 widening, results
 // compared as float64. Tolerance: a few bf16 ulps of the result's scale
 // (bf16 has 8 significant bits, ulp 2^-8 = 0.4%): both sides accumulate in
 // float32 but round the result to bf16, and may round an element to
@@ -19,6 +19,9 @@
 #include "nn/autocast.h"
 #include "nn/unet.h"
 #include "tensor/backend.h"
+#ifdef DRIFT_HAVE_CUDA
+#include "cuda/variant.h"
+#endif
 
 using drift::testing::rel_err;
 using namespace drift;
@@ -69,6 +72,35 @@ TEST(CudaHalf, Bf16OpsMatchTheCpu) {
        [](const std::vector<Tensor>& x) { return ops::add(ops::mul(ops::silu(x[0]), x[0]), 1.0); }},
   };
   for (const Case& c : cases) EXPECT_LT(cpu_vs_cuda(c.in, c.f), kBf16Tol) << c.name;
+}
+
+// Conv2d on 16-bit operands: the tensor-core implicit GEMM (cuda/conv_tc.cu,
+// KernelVariant::Fast) against its reference, the float32 path on widened
+// operands (Naive), on shapes that are not multiples of the 64 x 64 x 32
+// tiles: odd channel counts, K = 27, stride 2, 1x1, no bias.
+TEST(CudaHalf, TensorCoreConvMatchesItsFloat32Reference) {
+  REQUIRE_CUDA();
+#ifdef DRIFT_HAVE_CUDA
+  struct S { Shape x, w; int64_t stride, pad; bool bias; };
+  Generator g(2);
+  for (DType dt : {DType::BFloat16, DType::Float16})
+    for (const S& s : {S{{2, 3, 11, 13}, {70, 3, 3, 3}, 1, 1, true}, S{{3, 16, 9, 9}, {24, 16, 3, 3}, 2, 1, true},
+                       S{{2, 40, 6, 6}, {130, 40, 1, 1}, 1, 0, false}, S{{1, 64, 16, 16}, {64, 64, 3, 3}, 1, 1, true}}) {
+      Tensor x = ops::to(ops::to(ops::randn(s.x, g), dt), Device::CUDA);
+      Tensor w = ops::to(ops::to(ops::mul(ops::randn(s.w, g), 0.2), dt), Device::CUDA);
+      Tensor b = s.bias ? ops::to(ops::to(ops::randn({s.w[0]}, g), dt), Device::CUDA) : Tensor();
+      Tensor fast = ops::conv2d(x, w, b, s.stride, s.pad);
+      Tensor ref;
+      {
+        cuda::KernelVariantGuard naive(cuda::KernelVariant::Naive);
+        ref = ops::conv2d(x, w, b, s.stride, s.pad);
+      }
+      EXPECT_EQ(fast.dtype(), dt);
+      EXPECT_LT(rel_err(ops::to(ops::to(fast, Device::CPU), DType::Float32), ops::to(ops::to(ref, Device::CPU), DType::Float32)),
+                dt == DType::BFloat16 ? 1e-2 : 2e-3)
+          << dtype_name(dt) << " x " << shape_str(s.x) << " w " << shape_str(s.w);
+    }
+#endif
 }
 
 // The U-Net under bf16 autocast (GEMMs and convolutions in bf16, the rest
