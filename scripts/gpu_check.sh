@@ -26,6 +26,8 @@
 #   DEVICE=cpu SKIP_BUILD=1 BUILD_DIR=build SKIP_TESTS=1 BENCH_PRESETS=tiny BENCH_BATCH=2 \
 #     BENCH_STEPS=1 TRAIN_STEPS=4 TRAIN_BATCH=8 EVAL_N=20 EVAL_CLASSIFIER_STEPS=5 scripts/gpu_check.sh
 #
+# Build dependencies: a machine without them (and without network) gets them
+# from .deb files carried in .deps/ (scripts/gpu_deps.sh download, here).
 # Data: the PyTorch reference and MNIST come from $DRIFT_SHARED_DIR (default:
 # ./shared when the checkout has one, else ../shared): bench/torch_unet_reference.py
 # and data/mnist/*.gz. A section whose inputs are missing is skipped and says so.
@@ -100,6 +102,12 @@ step() {
 
 # ---- 0. preflight ---------------------------------------------------------------------
 say "preflight (output in $OUT_DIR)"
+# Build dependencies the machine lacks, from .deb files carried in .deps/
+# (scripts/gpu_deps.sh download, where apt works): unpacked into /tmp/drift-deps.
+if [[ -d ${DEPS_DIR:-.deps} && $DRY_RUN != 1 ]]; then
+  deps_env=$(scripts/gpu_deps.sh unpack 2> "$OUT_DIR/deps.txt") && eval "$deps_env"
+  cat "$OUT_DIR/deps.txt"
+fi
 if [[ $DRY_RUN != 1 ]]; then
   {
     echo "date: $(date -u +%FT%TZ)"
@@ -107,7 +115,8 @@ if [[ $DRY_RUN != 1 ]]; then
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
     nvcc --version 2>&1 | tail -1 | sed 's/^/nvcc: /'
     "$PY" -c 'import torch; print("torch:", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
-    for h in cblas.h gtest/gtest.h png.h; do
+    [[ -f $OUT_DIR/deps.txt ]] && sed 's/^/deps: /' "$OUT_DIR/deps.txt"
+    for h in cblas.h gtest/gtest.h png.h jpeglib.h nlohmann/json.hpp CLI/CLI.hpp stb/stb_image.h curl/curl.h openssl/md5.h; do
       if echo "#include <$h>" | g++ -E -x c++ - >/dev/null 2>&1; then echo "header $h: found"; else echo "header $h: MISSING"; fi
     done
     echo "shared: $SHARED (reference $( [[ -f $REF ]] && echo found || echo MISSING ), mnist $( [[ -f $MNIST/train-images-idx3-ubyte.gz ]] && echo found || echo MISSING ))"
