@@ -87,7 +87,7 @@ class CachingAllocator final : public Allocator {
         pit->second[size].push_back(p);
         return;
       }
-      owner_.erase(own);  // its pool was released: a common block again
+      if (own != owner_.end()) owner_.erase(own);  // its pool was released: a common block again
     }
     if (cached_ + size > Raw::kMaxCached) {
       Raw::before_release();

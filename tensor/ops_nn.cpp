@@ -161,6 +161,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale
   Tensor out = empty({g, dv, nq}, q.dtype(), q.device());
   if (out.numel() == 0) return out;
   DRIFT_CHECK(nk > 0, "attention: there must be at least one key, got k ", shape_str(k.shape()));
+  DRIFT_CHECK(d > 0, "attention: q and k need at least one channel, got q ", shape_str(q.shape()));
   // Each [d, N] matrix contiguous; the batch stride is free (a view of the qkv convolution's output).
   auto rows_contig = [](const Tensor& t) {
     const bool ok = (t.size(2) <= 1 || t.stride(2) == 1) && (t.size(1) <= 1 || t.stride(1) == t.size(2));

@@ -132,6 +132,27 @@ TEST(TensorGroupNorm, ErrorsNameTheShapes) {
 }
 
 // ------------------------------------------------------------------------ losses
+// ops::attention refuses bad arguments naming the shapes (and changes nothing).
+TEST(TensorAttention, ErrorsNameTheShapes) {
+  expect_error([] { ops::attention(ops::zeros({2, 4, 5}), ops::zeros({2, 3, 5}), ops::zeros({2, 4, 5}), 1.0); },
+               {"attention", "[2, 4, 5]", "[2, 3, 5]"});
+  expect_error([] { ops::attention(ops::zeros({2, 4, 5}), ops::zeros({2, 4, 6}), ops::zeros({2, 4, 5}), 1.0); },
+               {"attention", "v [G, dv, Nk]", "[2, 4, 6]"});
+  expect_error([] { ops::attention(ops::zeros({4, 5}), ops::zeros({4, 5}), ops::zeros({4, 5}), 1.0); },
+               {"attention", "q [G, d, Nq]"});
+  expect_error([] { ops::attention(ops::zeros({1, 4, 5}), ops::zeros({1, 4, 0}), ops::zeros({1, 4, 0}), 1.0); },
+               {"attention", "at least one key"});
+  expect_error([] { ops::attention(ops::zeros({1, 0, 5}), ops::zeros({1, 0, 3}), ops::zeros({1, 2, 3}), 1.0); },
+               {"attention", "at least one channel"});
+  expect_error(
+      [] { ops::attention(ops::zeros({1, 2, 3}), ops::zeros({1, 2, 3}, DType::Float64), ops::zeros({1, 2, 3}), 1.0); },
+      {"attention", "float64"});
+  // softmax over one key is 1: out = v.
+  Tensor v = ops::full({2, 3, 1}, 2.5);
+  for (float e : ops::to_vector_f32(ops::attention(ops::ones({2, 4, 7}), ops::ones({2, 4, 1}), v, 0.5)))
+    EXPECT_EQ(e, 2.5f);
+}
+
 TEST(TensorLoss, MseMatchesHandComputation) {
   Tensor p = f64({1, 2, 3, 4}, {2, 2}), t = f64({1, 0, 5, 1}, {2, 2});
   EXPECT_NEAR(ops::item(ops::mse_loss(p, t)), (0 + 4 + 4 + 9) / 4.0, 1e-12);
