@@ -27,19 +27,28 @@ struct Result {
   std::string output;
 };
 
-// `env`: extra VAR=value settings for this run (may be empty).
-inline Result run_env(const std::string& env, const std::string& args) {
+// Runs a shell command line with one OpenMP thread, stdout and stderr
+// together; with limit_s > 0 under `timeout`, so that a hang fails the test
+// (status 124) instead of blocking it.
+inline Result run_shell(const std::string& cmd, int limit_s = 0) {
   // One thread: these problems are tiny, and on a busy machine OpenMP
   // barriers between two threads would cost more than the work.
-  std::string cmd = "OMP_NUM_THREADS=1 " + env + " " + drift_exe() + " " + args + " 2>&1";
+  std::string full = "OMP_NUM_THREADS=1 ";
+  if (limit_s > 0) full += "timeout " + std::to_string(limit_s) + " ";
+  full += cmd + " 2>&1";
   Result r{-1, ""};
-  FILE* p = ::popen(cmd.c_str(), "r");
+  FILE* p = ::popen(full.c_str(), "r");
   if (!p) return r;
   char buf[4096];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
   r.status = ::pclose(p);
   return r;
+}
+
+// `env`: extra VAR=value settings for this run (may be empty).
+inline Result run_env(const std::string& env, const std::string& args) {
+  return run_shell(env + " " + drift_exe() + " " + args);
 }
 inline Result run(const std::string& args) { return run_env("", args); }
 

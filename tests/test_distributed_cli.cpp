@@ -22,17 +22,21 @@
 #include <string>
 #include <thread>
 
+#include "cli_run.h"
 #include "data/image.h"
 #include "nn/safetensors.h"
 #include "tensor/ops.h"
 
 namespace fs = std::filesystem;
 using namespace drift;
+using drift_test::drift_exe;
+using drift_test::read_all;
+using drift_test::Result;
+using drift_test::run_shell;
 
 namespace {
 
 fs::path build_dir() { return fs::read_symlink("/proc/self/exe").parent_path().parent_path(); }
-std::string drift_exe() { return (build_dir() / "drift").string(); }
 std::string helper_exe() { return (build_dir() / "tests" / "dist_fault_helper").string(); }
 // Programs started by mpirun: Open MPI's plugins leak at exit and are unloaded
 // before LeakSanitizer reports, so their leaks cannot be suppressed by name; in a
@@ -42,30 +46,8 @@ std::string mpirun(int n) {
   return mpi_env() + std::string(DRIFT_MPIEXEC) + " -np " + std::to_string(n) + " --oversubscribe ";
 }
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-// Runs a shell command (under `timeout`, so that a hang fails instead of blocking).
-Result run(const std::string& cmd, int limit_s = 300) {
-  std::string full = "OMP_NUM_THREADS=1 timeout " + std::to_string(limit_s) + " " + cmd + " 2>&1";
-  Result r{-1, ""};
-  FILE* p = ::popen(full.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  r.status = ::pclose(p);
-  return r;
-}
-
-std::string read_all(const fs::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+// Runs a shell command under `timeout` (tests/cli_run.h), so that a hang fails instead of blocking.
+Result run(const std::string& cmd, int limit_s = 300) { return run_shell(cmd, limit_s); }
 
 size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;

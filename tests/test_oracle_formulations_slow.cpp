@@ -12,9 +12,10 @@
 
 // EDM's Heun at 18 steps (35 evaluations) keeps the mode weights and means and
 // the variances within 20% on these sharp modes (std 0.22-0.45 against a spread
-// of 4); at 26 steps (51 evaluations), with the noise range fitted to the data
+// of 4) on EDM's image range of sigma; with the noise range fitted to the data
 // (sigma in [0.02, 20]: about 1/10 of the sharpest mode's std and 10x the data's
-// spread), it meets the sliced Wasserstein bound (the table in docs/DIFFUSION.md
+// spread) it meets the sliced Wasserstein bound at 18 steps on the mean of 5
+// draws and at 26 steps (51 evaluations) on one (the table in docs/DIFFUSION.md
 // has every sampler at 5..200 evaluations).
 TEST(OracleFormulations, EdmHeunDeterministicAndStochastic) {
   EdmProcess edm;
@@ -22,6 +23,12 @@ TEST(OracleFormulations, EdmHeunDeterministicAndStochastic) {
   loose.var = 0.2;
   for (const GaussianMixture& mix : mixtures()) {
     check_sampler("EDM Heun 18 steps", mix, edm, named(edm, "heun", with_steps(18)), loose, false, Prediction::X0);
+    // 35 evaluations on the fitted range: the sliced Wasserstein ratio of one
+    // initial-noise draw is 1.16-1.70 over seeds 7-11 (a perfect sampler's is
+    // 1.21 +- 0.36, docs/DIFFUSION.md), so it is judged on the mean of 5 draws:
+    // 1.46, at the edge of the bound (15 steps: 1.80, 12 steps: 2.62).
+    check_stochastic_sampler("EDM Heun 18 steps, sigma in [0.02, 20]", mix, edm, named(edm, "heun", fitted(18)), 5, {},
+                             Prediction::X0);
     SamplerOptions fit = with_steps(26);
     fit.sigma_min = 0.02;
     fit.sigma_max = 20;
@@ -51,3 +58,4 @@ TEST(OracleFormulations, FlowMatching) {
     check_sampler("flow RK45", mix, flow, named(flow, "flow-rk45", rk), {}, true, Prediction::Flow);
   }
 }
+
