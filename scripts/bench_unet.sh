@@ -38,6 +38,18 @@ REF=$SHARED/bench/torch_unet_reference.py
 PY=/usr/bin/python3   # Debian's python3 with python3-torch
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295
+# DRIFT_CPU_ISA=avx2 stands in for an AVX2-only machine on an AVX-512 one: then
+# PyTorch is held to AVX2 as well (oneDNN's convolutions and ATen's kernels),
+# or the comparison would set drift's AVX2 kernels against PyTorch's AVX-512
+# ones. TORCH_CPU_ISA=native keeps PyTorch at the machine's own level.
+TORCH_CPU_ISA=${TORCH_CPU_ISA:-${DRIFT_CPU_ISA:-native}}
+torch_env=()
+case $TORCH_CPU_ISA in
+  native | avx512) ;;
+  avx2) torch_env=(ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
+  generic) torch_env=(ONEDNN_MAX_CPU_ISA=SSE41 DNNL_MAX_CPU_ISA=SSE41 ATEN_CPU_CAPABILITY=default) ;;
+  *) echo "bench_unet.sh: TORCH_CPU_ISA must be native, avx512, avx2 or generic, not '$TORCH_CPU_ISA'" >&2; exit 2 ;;
+esac
 
 if [[ ! -x $BUILD_DIR/bench/bench_unet ]]; then
   echo "== building bench_unet in $BUILD_DIR =="
@@ -55,13 +67,13 @@ batch_args=()
 # shellcheck disable=SC2086  # TORCH_ARGS is a list of flags
 "$BUILD_DIR/bench/bench_unet" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --device "$DEVICE" \
   --precision "$PRECISION" "${batch_args[@]}" --json | tee "$ours_log"
-echo "== PyTorch reference ($PRESET${TORCH_ARGS:+ $TORCH_ARGS}) =="
+echo "== PyTorch reference ($PRESET${TORCH_ARGS:+ $TORCH_ARGS}, CPU ISA: $TORCH_CPU_ISA${torch_env:+ (${torch_env[*]})}) =="
 # shellcheck disable=SC2086
-$PY "$REF" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --threads "$OMP_NUM_THREADS" \
+env "${torch_env[@]}" $PY "$REF" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --threads "$OMP_NUM_THREADS" \
   --device "$DEVICE" "${batch_args[@]}" $TORCH_ARGS --json | tee "$ref_log"
 
-$PY - "$PRESET" "$ours_log" "$ref_log" <<'PYEOF'
-import json, sys
+TORCH_CPU_ISA_USED=$TORCH_CPU_ISA $PY - "$PRESET" "$ours_log" "$ref_log" <<'PYEOF'
+import json, os, sys
 preset, ours_path, ref_path = sys.argv[1:4]
 def last_json(path):
     lines = [l for l in open(path) if l.startswith("{")]
@@ -71,6 +83,8 @@ def ratio(a, b):
     return round(a / b, 3) if b else None
 print(json.dumps({
     "preset": preset,
+    "drift_isa": o.get("cpu_isa"),
+    "torch_isa": os.environ.get("TORCH_CPU_ISA_USED"),
     "forward_ratio": ratio(o["forward"]["median_ms"], r["forward"]["median_ms"]),
     "train_ratio": ratio(o["train"]["median_ms"], r["train"]["median_ms"]),
     "ddim50_ratio": ratio(o["ddim50"]["seconds"][0], r["ddim50"]["seconds"][0]) if o.get("ddim50", {}).get("seconds") and r.get("ddim50") else None,
