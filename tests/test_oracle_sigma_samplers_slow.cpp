@@ -53,13 +53,14 @@ TEST(OracleSigmaSamplers, DpmPP2MKarrasAndSde) {
 // VP SDE) sampled with EDM's Heun on Karras sigmas: times t(sigma) with
 // sigma(t) / alpha(t) = sigma (bisection; the discrete schedule interpolated
 // between its steps). At 18 steps (35 evaluations) the weights, means and
-// variances hold (SW ratio 1.68); at 26 steps (51 evaluations) the sliced
-// Wasserstein bound too, as for the EDM model (test_oracle_formulations_slow.cpp).
+// variances hold, and the sliced Wasserstein bound on the mean of 5 noise
+// draws (one draw: 1.68 with seed 7); at 26 steps (51 evaluations) on one
+// draw, as for the EDM model (test_oracle_formulations_slow.cpp).
 TEST(OracleSigmaSamplers, HeunOnVpModels) {
   DiscreteSchedule lin = DiscreteSchedule::linear();
   SDE vp = SDE::vp();
   for (const GaussianMixture& mix : mixtures()) {
-    check_sampler("Heun 18 steps (DDPM linear, eps)", mix, lin, named(lin, "heun", fitted(18)), {}, false);
+    check_stochastic_sampler("Heun 18 steps (DDPM linear, eps)", mix, lin, named(lin, "heun", fitted(18)), 5);
     check_sampler("Heun 26 steps (DDPM linear, eps)", mix, lin, named(lin, "heun", fitted(26)));
     check_sampler("Heun 26 steps (VP SDE, v)", mix, vp, named(vp, "heun", fitted(26)), {}, true, Prediction::V);
   }
