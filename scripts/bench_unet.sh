@@ -72,9 +72,9 @@ echo "== PyTorch reference ($PRESET${TORCH_ARGS:+ $TORCH_ARGS}, CPU ISA: $TORCH_
 env "${torch_env[@]}" $PY "$REF" --config "$PRESET" --steps "$STEPS" --sample-runs "$SAMPLE_RUNS" --threads "$OMP_NUM_THREADS" \
   --device "$DEVICE" "${batch_args[@]}" $TORCH_ARGS --json | tee "$ref_log"
 
-TORCH_CPU_ISA_USED=$TORCH_CPU_ISA $PY - "$PRESET" "$ours_log" "$ref_log" <<'PYEOF'
-import json, os, sys
-preset, ours_path, ref_path = sys.argv[1:4]
+$PY - "$PRESET" "$ours_log" "$ref_log" "$TORCH_CPU_ISA" <<'PYEOF'
+import json, sys
+preset, ours_path, ref_path, torch_isa = sys.argv[1:5]
 def last_json(path):
     lines = [l for l in open(path) if l.startswith("{")]
     return json.loads(lines[-1])
@@ -84,7 +84,7 @@ def ratio(a, b):
 print(json.dumps({
     "preset": preset,
     "drift_isa": o.get("cpu_isa"),
-    "torch_isa": os.environ.get("TORCH_CPU_ISA_USED"),
+    "torch_isa": torch_isa,
     "forward_ratio": ratio(o["forward"]["median_ms"], r["forward"]["median_ms"]),
     "train_ratio": ratio(o["train"]["median_ms"], r["train"]["median_ms"]),
     "ddim50_ratio": ratio(o["ddim50"]["seconds"][0], r["ddim50"]["seconds"][0]) if o.get("ddim50", {}).get("seconds") and r.get("ddim50") else None,

@@ -27,11 +27,9 @@ TEST(OracleFormulations, EdmHeunDeterministicAndStochastic) {
     // initial-noise draw is 1.16-1.70 over seeds 7-11 (a perfect sampler's is
     // 1.21 +- 0.36, docs/DIFFUSION.md), so it is judged on the mean of 5 draws:
     // 1.46, at the edge of the bound (15 steps: 1.80, 12 steps: 2.62).
-    check_stochastic_sampler("EDM Heun 18 steps, sigma in [0.02, 20]", mix, edm, named(edm, "heun", fitted(18)), 5, {},
+    check_sampler_over_draws("EDM Heun 18 steps, sigma in [0.02, 20]", mix, edm, named(edm, "heun", fitted(18)), 5, {},
                              Prediction::X0);
-    SamplerOptions fit = with_steps(26);
-    fit.sigma_min = 0.02;
-    fit.sigma_max = 20;
+    SamplerOptions fit = fitted(26);
     check_sampler("EDM Heun 26 steps, sigma in [0.02, 20]", mix, edm, named(edm, "heun", fit), {}, true,
                   Prediction::X0);
     SamplerOptions o = fit;  // EDM's stochastic sampler (alg. 2) with churn in the middle of the range
@@ -58,4 +56,3 @@ TEST(OracleFormulations, FlowMatching) {
     check_sampler("flow RK45", mix, flow, named(flow, "flow-rk45", rk), {}, true, Prediction::Flow);
   }
 }
-

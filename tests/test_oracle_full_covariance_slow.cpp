@@ -42,5 +42,5 @@ TEST(OracleFullCovariance6D, EdmHeunAndFlowHeun) {
 TEST(OracleFullCovariance6D, EulerAncestral) {
   const GaussianMixture mix = demo_mixture_6d();
   EdmProcess edm;
-  check_stochastic_sampler("Euler ancestral 400 steps", mix, edm, named(edm, "euler-ancestral", fitted(400)), 3);
+  check_sampler_over_draws("Euler ancestral 400 steps", mix, edm, named(edm, "euler-ancestral", fitted(400)), 3);
 }

@@ -29,7 +29,7 @@ TEST(OracleSigmaSamplers, EulerAndEulerAncestral) {
   EdmProcess edm;
   for (const GaussianMixture& mix : mixtures()) {
     check_sampler("Euler 100 steps", mix, edm, named(edm, "euler", fitted(100)), {}, true, Prediction::X0);
-    check_stochastic_sampler("Euler ancestral 400 steps", mix, edm, named(edm, "euler-ancestral", fitted(400)), 3);
+    check_sampler_over_draws("Euler ancestral 400 steps", mix, edm, named(edm, "euler-ancestral", fitted(400)), 3);
   }
 }
 
@@ -44,7 +44,7 @@ TEST(OracleSigmaSamplers, DpmPP2MKarrasAndSde) {
     k.spacing = Spacing::Karras;
     check_sampler("DPM++ 2M Karras 25 steps (EDM)", mix, edm, named(edm, "dpm++2m", k), {}, true, Prediction::X0);
     check_sampler("DPM++ 2M Karras 25 steps (DDPM linear, eps)", mix, lin, named(lin, "dpm++2m", k));
-    check_stochastic_sampler("DPM++ 2M SDE 35 steps (EDM)", mix, edm, named(edm, "dpm++2m-sde", fitted(35)), 3, {},
+    check_sampler_over_draws("DPM++ 2M SDE 35 steps (EDM)", mix, edm, named(edm, "dpm++2m-sde", fitted(35)), 3, {},
                              Prediction::X0);
   }
 }
@@ -60,7 +60,7 @@ TEST(OracleSigmaSamplers, HeunOnVpModels) {
   DiscreteSchedule lin = DiscreteSchedule::linear();
   SDE vp = SDE::vp();
   for (const GaussianMixture& mix : mixtures()) {
-    check_stochastic_sampler("Heun 18 steps (DDPM linear, eps)", mix, lin, named(lin, "heun", fitted(18)), 5);
+    check_sampler_over_draws("Heun 18 steps (DDPM linear, eps)", mix, lin, named(lin, "heun", fitted(18)), 5);
     check_sampler("Heun 26 steps (DDPM linear, eps)", mix, lin, named(lin, "heun", fitted(26)));
     check_sampler("Heun 26 steps (VP SDE, v)", mix, vp, named(vp, "heun", fitted(26)), {}, true, Prediction::V);
   }
