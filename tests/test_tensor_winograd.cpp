@@ -3,7 +3,7 @@
 // OpenBLAS path, itself tested against naive loops in test_tensor_linalg),
 // with its extra rounding error measured and bounded, next to the error of
 // the GEMM path on the same inputs. (conv2d takes it by the rule of
-// conv_fast.h, use_winograd: opt-in with DRIFT_WINOGRAD=1 for now.)
+// conv_fast.h, use_winograd; DRIFT_WINOGRAD=0 turns it off.)
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -11,8 +11,8 @@
 //   other weight gradients: im2col^T packed straight into the GEMM (PackIm2colT);
 //   input gradient: the forward conv of dy with the flipped kernel.
 // 3x3 stride-1 forward (and so input-gradient) convolutions with enough
-// channels can take Winograd F(2x2, 3x3) instead (winograd.h, use_winograd:
-// opt-in with DRIFT_WINOGRAD=1 until it measures faster).
+// channels and wide enough images take Winograd F(2x2, 3x3) instead
+// (winograd.h, the rule in use_winograd).
 #include "tensor/cpu/conv_common.h"
 #include "tensor/error.h"
 #include "tensor/cpu/gemm_kernel.h"
@@ -35,25 +35,32 @@ inline bool use_shifted(const ConvGeom& g) {
 // The rule for Winograd F(2x2, 3x3) (winograd.h): 3x3 stride-1 convolutions
 // with at least kWinogradMinChannels input and output channels (below that the
 // transforms, O(C + O) per pixel, outweigh the 2.25x fewer multiplies of the
-// GEMMs, O(C * O) per pixel), and only when DRIFT_WINOGRAD=1. Off by default:
-// on the U-Net's layers (bench_ops Conv2dMethod, 2 threads, loaded 2-core
-// Zen 5) this first version took 1.1-3x the CPU time of the GEMM paths at
-// both levels: its transforms are scalar and its 16 GEMMs have K = C only.
-// It stays tested (tests/test_tensor_winograd.cpp) for the next step:
-// vectorised transforms, F(4x4, 3x3), and a fresh measurement on a quiet machine.
+// GEMMs, O(C * O) per pixel), whose tile rows fill enough of a vector: the
+// transforms run on P lanes of VW (P = the tiles of a row rounded up to a power
+// of two, at most 16), so they cost VW / P times more per tile on narrow
+// images. Taken when P >= VW / 2, or P >= VW / 4 with 128 channels or more.
+// Measured on the U-Net's layers (bench_ops Conv2dMethod, batch 16, 2 threads,
+// Zen 5), Winograd / GEMM time: AVX2 0.52-0.64 on every size from 32 down to 4
+// wide (P = 16 .. 2); AVX-512 0.53-0.79 for 32, 28, 16 and 14 wide (P >= 8)
+// and 0.82 for 128 channels 8 wide (P = 4), but 1.25 for 64 channels 7 wide
+// (P = 4) and 1.33 for 128 channels 4 wide (P = 2).
+// DRIFT_WINOGRAD=0 turns it off (to compare the two methods).
 constexpr int64_t kWinogradMinChannels = 16;
 
 inline bool winograd_enabled() {
   static const bool on = [] {
     const char* e = std::getenv("DRIFT_WINOGRAD");
-    return e != nullptr && e[0] == '1' && e[1] == 0;
+    return !(e != nullptr && e[0] == '0' && e[1] == 0);
   }();
   return on;
 }
 
 inline bool use_winograd(const ConvGeom& g) {
-  return winograd_enabled() && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.C >= kWinogradMinChannels &&
-         g.O >= kWinogradMinChannels;
+  if (!(winograd_enabled() && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.C >= kWinogradMinChannels &&
+        g.O >= kWinogradMinChannels))
+    return false;
+  const int64_t P = WinogradPlan(g).P;
+  return 2 * P >= Vec::W || (4 * P >= Vec::W && std::min(g.C, g.O) >= 128);
 }
 
 // C = op(A) @ op(B) on plain row-major operands, split over output blocks when `par`.
