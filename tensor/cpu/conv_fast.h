@@ -38,12 +38,12 @@ inline bool use_shifted(const ConvGeom& g) {
 // GEMMs, O(C * O) per pixel), whose tile rows fill enough of a vector: the
 // transforms run on P lanes of VW (P = the tiles of a row rounded up to a power
 // of two, at most 16), so they cost VW / P times more per tile on narrow
-// images. Taken when P >= VW / 2, or P >= VW / 4 with 128 channels or more.
-// Measured on the U-Net's layers (bench_ops Conv2dMethod, batch 16, 2 threads,
-// Zen 5), Winograd / GEMM time: AVX2 0.52-0.64 on every size from 32 down to 4
-// wide (P = 16 .. 2); AVX-512 0.53-0.79 for 32, 28, 16 and 14 wide (P >= 8)
-// and 0.82 for 128 channels 8 wide (P = 4), but 1.25 for 64 channels 7 wide
-// (P = 4) and 1.33 for 128 channels 4 wide (P = 2).
+// images. Taken when P >= VW / 2, or P >= VW / 4 with at least 32 images.
+// Measured (bench_ops Conv2dMethod: batch 16, C = O, 2 threads, Zen 5),
+// Winograd / GEMM time:
+//   AVX2     32@28 0.53, 64@14 0.50, 64@7 0.62, 64@32 0.49, 128@16 0.40, 128@8 0.48, 128@4 0.66
+//   AVX-512  32@28 0.60, 64@14 0.69, 64@32 0.48, 128@16 0.49 (P >= 8);
+//            64@7 0.9-1.1 and 128@8 0.85-1.0 (P = 4; 0.72 for 64@7 with 64 images), 128@4 1.0-1.5 (P = 2).
 // DRIFT_WINOGRAD=0 turns it off (to compare the two methods).
 constexpr int64_t kWinogradMinChannels = 16;
 
@@ -60,7 +60,7 @@ inline bool use_winograd(const ConvGeom& g) {
         g.O >= kWinogradMinChannels))
     return false;
   const int64_t P = WinogradPlan(g).P;
-  return 2 * P >= Vec::W || (4 * P >= Vec::W && std::min(g.C, g.O) >= 128);
+  return 2 * P >= Vec::W || (4 * P >= Vec::W && g.N >= 32);
 }
 
 // C = op(A) @ op(B) on plain row-major operands, split over output blocks when `par`.

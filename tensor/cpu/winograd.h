@@ -106,9 +106,10 @@ struct WinogradPlan {
 // Up[xi][p][c][MR] = (G g G^T)[xi] of g = w[o = p*MR + i, c] (0 for o >= O): U in the
 // micro-kernel's packed A layout, written panel by panel so that every store
 // is MR contiguous floats.
+// Called inside a parallel region: the panels are shared out over its threads.
 inline void winograd_weights(const float* w, const ConvGeom& g, const WinogradPlan& wp, float* Up) {
   const int64_t O = g.O, C = g.C, pstride = wp.panels * C * MR;
-#pragma omp parallel for schedule(static) if (O * C > 4096)
+#pragma omp for schedule(static)
   for (int64_t pc = 0; pc < wp.panels * C; ++pc) {
     const int64_t p = pc / C, c = pc % C;
     float u[16][MR];
@@ -189,6 +190,7 @@ constexpr int64_t kWinoChunks = (kWinoMaxP + VW - 1) / VW;  // vector chunks of 
 // the 4 loads of each row: columns 2k (+VW) and 2k + 2 (+VW) of its tiles k, with
 // the lanes that fall inside the image.
 struct UnitLoads {
+  Unit un;
   const float* image;  // x[n]
   int64_t lane0;       // first GEMM column of the unit in the block
   int64_t row[4];
@@ -200,6 +202,7 @@ struct UnitLoads {
 inline void unit_loads(const float* x, const ConvGeom& g, const WinogradPlan& wp, int64_t u, int64_t lane0,
                        UnitLoads& ul) {
   const Unit un = unit_of(u, wp);
+  ul.un = un;
   ul.image = x + un.n * g.C * g.H * g.W;
   ul.lane0 = lane0;
   for (int i = 0; i < 4; ++i) {
@@ -330,44 +333,47 @@ inline void conv_forward_winograd(const float* x, const float* w, const float* b
   const WinogradPlan wp(g);
   const int64_t C = g.C, per_block = wp.TB / wp.P;
   Workspace<float> Up(16 * wp.panels * C * MR);
-  winograd_weights(w, g, wp, Up.ptr);
   const int nt = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), wp.blocks));
   const int64_t per_worker = 16 * (wp.vstride + wp.mstride) + VW;  // + slack: vector loads of Q < VW lanes of M
   Workspace<float> ws(nt * per_worker);
   Workspace<UnitLoads> units(nt * 2 * per_block);
   const float* x_end = x + g.N * C * g.H * g.W;
 
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (int64_t blk = 0; blk < wp.blocks; ++blk) {
-    float* Vb = ws.ptr + omp_get_thread_num() * per_worker;
-    float* Mb = Vb + 16 * wp.vstride;
-    UnitLoads* ul = units.ptr + omp_get_thread_num() * 2 * per_block;  // this block's units, then the next's
-    const int64_t u0 = blk * per_block, u1 = std::min(wp.units, u0 + per_block);
-    // 1. inputs, channel by channel, so that the image rows are read in order
-    //    (a store of Q < VW lanes may run into the next lanes or the next
-    //    channel's row, written later, or the strip's slack).
-    if (u1 - u0 < per_block)
-      for (int xi = 0; xi < 16; ++xi) std::fill(Vb + xi * wp.vstride, Vb + (xi + 1) * wp.vstride, 0.f);
-    const int64_t u2 = std::min(wp.units, u1 + per_block);  // the next block's units
-    for (int64_t u = u0; u < u2; ++u) unit_loads(x, g, wp, u, (u - u0) * wp.P, ul[u - u0]);
-    for (int64_t c = 0; c < C; ++c) {
-      for (int64_t u = u1; u < u2; ++u) prefetch_unit_rows(g, ul[u - u0], c);
-      for (int64_t u = u0; u < u1; ++u) winograd_input_unit(g, wp, ul[u - u0], c, x, x_end, Vb);
-    }
-    // 2. M[xi][O, TB] = U[xi][O, C] @ V[xi][C, TB]: strip by strip (the strip stays in L1).
-    const int64_t strips_used = ((u1 - u0) * wp.P + NR - 1) / NR;
-    for (int xi = 0; xi < 16; ++xi)
-      for (int64_t s = 0; s < strips_used; ++s) {
-        const float* bs = Vb + xi * wp.vstride + s * wp.sstride;
-        for (int64_t p = 0; p < wp.panels; ++p)
-          micro_kernel(C, Up.ptr + (xi * wp.panels + p) * C * MR, bs, Mb + xi * wp.mstride + p * MR * wp.TB + s * NR,
-                       wp.TB, false);
+#pragma omp parallel num_threads(nt)
+  {
+    winograd_weights(w, g, wp, Up.ptr);  // (ends with a barrier)
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < wp.blocks; ++blk) {
+      float* Vb = ws.ptr + omp_get_thread_num() * per_worker;
+      float* Mb = Vb + 16 * wp.vstride;
+      UnitLoads* ul = units.ptr + omp_get_thread_num() * 2 * per_block;  // this block's units, then the next's
+      const int64_t u0 = blk * per_block, u1 = std::min(wp.units, u0 + per_block);
+      // 1. inputs, channel by channel, so that the image rows are read in order
+      //    (a store of Q < VW lanes may run into the next lanes or the next
+      //    channel's row, written later, or the strip's slack).
+      if (u1 - u0 < per_block)
+        for (int xi = 0; xi < 16; ++xi) std::fill(Vb + xi * wp.vstride, Vb + (xi + 1) * wp.vstride, 0.f);
+      const int64_t u2 = std::min(wp.units, u1 + per_block);  // the next block's units
+      for (int64_t u = u0; u < u2; ++u) unit_loads(x, g, wp, u, (u - u0) * wp.P, ul[u - u0]);
+      for (int64_t c = 0; c < C; ++c) {
+        for (int64_t u = u1; u < u2; ++u) prefetch_unit_rows(g, ul[u - u0], c);
+        for (int64_t u = u0; u < u1; ++u) winograd_input_unit(g, wp, ul[u - u0], c, x, x_end, Vb);
       }
-    // 3. outputs
-    for (int64_t o = 0; o < g.O; ++o)
-      for (int64_t u = u0; u < u1; ++u)
-        winograd_output_unit(Mb, g, wp, unit_of(u, wp), o, (u - u0) * wp.P, bias ? bias[o] : 0.f, y);
-  }
+      // 2. M[xi][O, TB] = U[xi][O, C] @ V[xi][C, TB]: strip by strip (the strip stays in L1).
+      const int64_t strips_used = ((u1 - u0) * wp.P + NR - 1) / NR;
+      for (int xi = 0; xi < 16; ++xi)
+        for (int64_t s = 0; s < strips_used; ++s) {
+          const float* bs = Vb + xi * wp.vstride + s * wp.sstride;
+          for (int64_t p = 0; p < wp.panels; ++p)
+            micro_kernel(C, Up.ptr + (xi * wp.panels + p) * C * MR, bs, Mb + xi * wp.mstride + p * MR * wp.TB + s * NR,
+                         wp.TB, false);
+        }
+      // 3. outputs
+      for (int64_t o = 0; o < g.O; ++o)
+        for (int64_t u = u0; u < u1; ++u)
+          winograd_output_unit(Mb, g, wp, ul[u - u0].un, o, (u - u0) * wp.P, bias ? bias[o] : 0.f, y);
+    }
+  }  // omp parallel
 }
 
 }  // namespace drift::cpu::DRIFT_ISA_NS
