@@ -28,7 +28,7 @@ struct Case {
 const std::vector<Case> kCases = {
     {1, 1, 5, 5, 1, 1},     {2, 3, 7, 9, 4, 1},    {3, 16, 8, 8, 16, 1},  {2, 32, 13, 11, 24, 1},
     {1, 20, 6, 7, 17, 0},   {2, 17, 9, 6, 19, 2},  {5, 64, 7, 7, 64, 1},  {1, 24, 28, 28, 32, 1},
-    {4, 32, 16, 16, 48, 1},
+    {4, 32, 16, 16, 48, 1}, {2, 16, 40, 37, 16, 1},  // Wo 37: 19 tiles a row, two segments of 10
 };
 
 Tensor uniform(const Shape& shape, uint64_t seed) {
@@ -90,6 +90,46 @@ TEST_P(TensorWinograd, MatchesFloat64ReferenceWithBoundedExtraError) {
     run_method(isa, false, x, w, b, yg, g);
     const double ew = max_rel_err(yw, want), eg = max_rel_err(yg, want);
     std::printf("  %s x [%lld, %lld, %lld, %lld] O %lld pad %lld: winograd %.2e, gemm %.2e (max rel. error)\n",
+                cpu::isa_name(isa), (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W, (long long)c.O,
+                (long long)c.pad, ew, eg);
+    EXPECT_LE(ew, 4 * eg + 2e-6) << "N " << c.N << " C " << c.C << " O " << c.O;
+    EXPECT_LE(ew, 1e-5) << "N " << c.N << " C " << c.C << " O " << c.O;
+  }
+}
+
+// The weight gradient's two methods (conv2d_backward_weight_winograd / _gemm).
+void run_weight_method(cpu::CpuIsa isa, bool winograd, const Tensor& dy, const Tensor& x, Tensor& dw,
+                       const cpu::ConvGeom& g) {
+  const float *pdy = dy.data<float>(), *px = x.data<float>();
+  float* pdw = dw.data<float>();
+  if (isa == cpu::CpuIsa::Avx512)
+    winograd ? cpu::avx512::conv2d_backward_weight_winograd(pdy, px, pdw, g)
+             : cpu::avx512::conv2d_backward_weight_gemm(pdy, px, pdw, g);
+  else
+    winograd ? cpu::avx2::conv2d_backward_weight_winograd(pdy, px, pdw, g)
+             : cpu::avx2::conv2d_backward_weight_gemm(pdy, px, pdw, g);
+}
+
+// The weight gradient sums over every tile of every image, so its rounding
+// error grows with the sum's length for both methods alike: the same bound
+// relative to the GEMM path's error, and below 1e-5 of the largest entry.
+// The cases add wide images (several tile-row segments, one partial) and more
+// tile rows than one group holds (kWgradGroups).
+TEST_P(TensorWinograd, WeightGradientMatchesFloat64ReferenceWithBoundedExtraError) {
+  const cpu::CpuIsa isa = GetParam();
+  std::vector<Case> cases = kCases;
+  cases.push_back({9, 24, 14, 14, 40, 1});
+  uint64_t seed = 100;
+  for (const Case& c : cases) {
+    const cpu::ConvGeom g = geom(c);
+    Tensor x = uniform({c.N, c.C, c.H, c.W}, seed++), dy = uniform({c.N, c.O, g.Ho, g.Wo}, seed++);
+    Tensor want = ops::conv2d_backward_weight(ops::to(dy, DType::Float64), ops::to(x, DType::Float64),
+                                              Shape{c.O, c.C, 3, 3}, 1, c.pad);
+    Tensor dw_w = ops::empty(want.shape()), dw_g = ops::empty(want.shape());
+    run_weight_method(isa, true, dy, x, dw_w, g);
+    run_weight_method(isa, false, dy, x, dw_g, g);
+    const double ew = max_rel_err(dw_w, want), eg = max_rel_err(dw_g, want);
+    std::printf("  %s dW x [%lld, %lld, %lld, %lld] O %lld pad %lld: winograd %.2e, gemm %.2e (max rel. error)\n",
                 cpu::isa_name(isa), (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W, (long long)c.O,
                 (long long)c.pad, ew, eg);
     EXPECT_LE(ew, 4 * eg + 2e-6) << "N " << c.N << " C " << c.C << " O " << c.O;

@@ -18,6 +18,7 @@
 #include "tensor/cpu/gemm_kernel.h"
 #include "tensor/cpu/isa_kernels.h"
 #include "tensor/cpu/winograd.h"
+#include "tensor/cpu/winograd_wgrad.h"
 
 namespace drift::cpu::DRIFT_ISA_NS {
 
@@ -61,6 +62,20 @@ inline bool use_winograd(const ConvGeom& g) {
     return false;
   const int64_t P = WinogradPlan(g).P;
   return 2 * P >= Vec::W || (4 * P >= Vec::W && g.N >= 32);
+}
+
+// The weight gradient by Winograd (winograd_wgrad.h) where the forward rule
+// holds and, on AVX-512, where it measured faster: P >= VW / 2 with at least 64
+// input channels. Its 16 GEMMs are small (O x C, K = a chunk of tiles) and
+// both operands are transposed into the GEMM's packed layouts; with a strip
+// width of 48 (AVX-512), 32 or 64 channels leave a third or a quarter of a
+// strip idle. Measured (batch 64 for 28, 14 and 7 wide, 16 for the others,
+// 2 threads, Zen 5), Winograd / GEMM time:
+//   AVX2     32@28 0.64, 64@14 0.46, 64->32@28 0.62, 64@7 0.51, 64@32 0.52, 128@16 0.55, 128@8 0.81
+//   AVX-512  32@28 1.09, 64@14 0.93, 64->32@28 0.94, 64@7 1.39, 64@32 0.83, 128@16 0.94, 128@8 1.98
+inline bool use_winograd_wgrad(const ConvGeom& g) {
+  if (!use_winograd(g)) return false;
+  return Vec::W == 8 || (2 * WinogradPlan(g).P >= Vec::W && g.C >= 64);
 }
 
 // C = op(A) @ op(B) on plain row-major operands, split over output blocks when `par`.
@@ -388,7 +403,18 @@ void conv2d_backward_input(const float* dy, const float* w, float* dx, const Con
   conv_backward_input_col2im<float>(dy, w, dx, g, gemm_plain);
 }
 
+void conv2d_backward_weight_winograd(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+  if (!(g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1))
+    throw Error("conv2d_backward_weight_winograd: needs a 3x3 kernel with stride 1");
+  conv_backward_weight_winograd(dy, x, dw, g);
+}
+
 void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvGeom& g) {
+  if (use_winograd_wgrad(g)) return conv_backward_weight_winograd(dy, x, dw, g);
+  conv2d_backward_weight_gemm(dy, x, dw, g);
+}
+
+void conv2d_backward_weight_gemm(const float* dy, const float* x, float* dw, const ConvGeom& g) {
   if (use_shifted(g)) return conv_backward_weight_shifted(dy, x, dw, g);
   const int64_t L = g.L(), CKK = g.CKK(), O = g.O, img = g.C * g.H * g.W;
   // Small stride-1 images on AVX-512: the masked im2col_chunk plus a transposing

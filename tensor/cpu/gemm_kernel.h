@@ -140,11 +140,14 @@ struct PackPlainB {
         for (int64_t k = 0; k < kc; ++k) copy_strip_row(B + (k0 + k) * ldb + j0, nr, d + k * NR);
         continue;
       }
-      // op(B)[k, n] = B[n, k]: transpose 8 x 8 blocks (rows n of B are contiguous in k).
+      // op(B)[k, n] = B[n, k]: transpose 8 x 8 blocks (rows n of B are contiguous in k);
+      // in a partial strip the columns past the last whole 8 are copied one by one, then zeroed.
+      const int64_t full = nr / 8 * 8;
       int64_t k = 0;
-      if (nr == NR) {
-        for (; k + 8 <= kc; k += 8)
-          for (int64_t jb = 0; jb < NR; jb += 8) transpose8x8(B + (j0 + jb) * ldb + k0 + k, ldb, d + k * NR + jb, NR);
+      for (; k + 8 <= kc; k += 8) {
+        for (int64_t jb = 0; jb < full; jb += 8) transpose8x8(B + (j0 + jb) * ldb + k0 + k, ldb, d + k * NR + jb, NR);
+        for (int64_t kk = k; kk < k + 8; ++kk)
+          for (int64_t j = full; j < NR; ++j) d[kk * NR + j] = j < nr ? B[(j0 + j) * ldb + k0 + kk] : 0.f;
       }
       for (; k < kc; ++k)
         for (int64_t j = 0; j < NR; ++j) d[k * NR + j] = j < nr ? B[(j0 + j) * ldb + k0 + k] : 0.f;

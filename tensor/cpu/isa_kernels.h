@@ -21,6 +21,9 @@
   void conv2d_forward_winograd(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g); \
   void conv2d_backward_input(const float* dy, const float* w, float* dx, const ConvGeom& g);                 \
   void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvGeom& g);                \
+  /* its two methods, as for the forward pass */                                                             \
+  void conv2d_backward_weight_gemm(const float* dy, const float* x, float* dw, const ConvGeom& g);           \
+  void conv2d_backward_weight_winograd(const float* dy, const float* x, float* dw, const ConvGeom& g);       \
   }
 
 DRIFT_DECLARE_ISA_KERNELS(avx2)

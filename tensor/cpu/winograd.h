@@ -237,17 +237,25 @@ inline VR load_kept(const float* src, LaneMask keep, const float* begin, const f
   return keep_lanes(v, keep);
 }
 
-// V = B^T d B of unit ul's tiles in channel c into the block's packed V (V[xi]
-// at Vb + xi * vstride, strips [s][c][NR] at s * sstride). Vectorised over the
+// V = B^T d B of unit ul's tiles in channel c into the block's V (laid out as
+// `to` says). Vectorised over the
 // tiles k of the unit: with E, O, E1, O1 = columns 2k, 2k+1, 2k+2, 2k+3 of an
 // input row (de-interleaved straight from the loads),
 //   B^T d (down the 4 rows):  s0 = d0 - d2, s1 = d1 + d2, s2 = d2 - d1, s3 = d1 - d3
 //   (.) B (along the row):    v0 = E - E1,  v1 = O + E1,  v2 = E1 - O,  v3 = O - O1.
+// Where the transformed tiles go: column l of channel c's row of V[xi] is at
+// xi * plane + (l / row) * strip + c * row + l % row (the GEMM's packed strips,
+// row = NR, in the forward pass; plain rows, row = the block width, for the
+// weight gradient).
+struct TileLayout {
+  int64_t row, strip, plane;
+};
+
 inline void winograd_input_unit(const ConvGeom& g, const WinogradPlan& wp, const UnitLoads& ul, int64_t c,
-                                 const float* x_begin, const float* x_end, float* Vb) {
+                                const float* x_begin, const float* x_end, const TileLayout& to, float* Vb) {
   const float* xc = ul.image + c * g.H * g.W;
-  const int64_t strip = ul.lane0 / NR, lane = ul.lane0 % NR;
-  float* base = Vb + strip * wp.sstride + c * NR + lane;
+  const int64_t strip = ul.lane0 / to.row, lane = ul.lane0 % to.row;
+  float* base = Vb + strip * to.strip + c * to.row + lane;
   for (int64_t q = 0; q * wp.Q < wp.P; ++q) {
     VR d[4][4];  // d[i][j]: row i, columns E, O, E1, O1
     for (int i = 0; i < 4; ++i) {
@@ -274,11 +282,11 @@ inline void winograd_input_unit(const ConvGeom& g, const WinogradPlan& wp, const
           default: s[j] = v_sub(d[1][j], d[3][j]); break;
         }
       }
-      float* da = dst + (a * 4) * wp.vstride;
+      float* da = dst + (a * 4) * to.plane;
       Vec::store(da, v_sub(s[0], s[2]));
-      Vec::store(da + wp.vstride, Vec::add(s[1], s[2]));
-      Vec::store(da + 2 * wp.vstride, v_sub(s[2], s[1]));
-      Vec::store(da + 3 * wp.vstride, v_sub(s[1], s[3]));
+      Vec::store(da + to.plane, Vec::add(s[1], s[2]));
+      Vec::store(da + 2 * to.plane, v_sub(s[2], s[1]));
+      Vec::store(da + 3 * to.plane, v_sub(s[1], s[3]));
     }
   }
 }
@@ -338,6 +346,7 @@ inline void conv_forward_winograd(const float* x, const float* w, const float* b
   Workspace<float> ws(nt * per_worker);
   Workspace<UnitLoads> units(nt * 2 * per_block);
   const float* x_end = x + g.N * C * g.H * g.W;
+  const TileLayout packed{NR, wp.sstride, wp.vstride};
 
 #pragma omp parallel num_threads(nt)
   {
@@ -357,7 +366,7 @@ inline void conv_forward_winograd(const float* x, const float* w, const float* b
       for (int64_t u = u0; u < u2; ++u) unit_loads(x, g, wp, u, (u - u0) * wp.P, ul[u - u0]);
       for (int64_t c = 0; c < C; ++c) {
         for (int64_t u = u1; u < u2; ++u) prefetch_unit_rows(g, ul[u - u0], c);
-        for (int64_t u = u0; u < u1; ++u) winograd_input_unit(g, wp, ul[u - u0], c, x, x_end, Vb);
+        for (int64_t u = u0; u < u1; ++u) winograd_input_unit(g, wp, ul[u - u0], c, x, x_end, packed, Vb);
       }
       // 2. M[xi][O, TB] = U[xi][O, C] @ V[xi][C, TB]: strip by strip (the strip stays in L1).
       const int64_t strips_used = ((u1 - u0) * wp.P + NR - 1) / NR;
