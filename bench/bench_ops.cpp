@@ -269,6 +269,39 @@ void BM_Conv2dMethod(benchmark::State& state) {
   set_gflops_and_peak(state, level.isa, unet_conv_flop(ch, hw), omp_get_max_threads());
 }
 
+// The same for the weight gradient (use_winograd_wgrad, conv_fast.h). GFLOP/s
+// counts the direct method's multiply-adds.
+void BM_Conv2dWeightMethod(benchmark::State& state) {
+  IsaForBench level(state);
+  if (!level.ok) return;
+  if (level.isa == cpu::CpuIsa::Generic) {
+    state.SkipWithError("no Winograd kernel on the portable level");
+    return;
+  }
+  const int64_t ch = state.range(1), hw = state.range(2);
+  const bool winograd = state.range(3) == 1;
+  state.SetLabel(std::string(cpu::isa_name(level.isa)) + (winograd ? " winograd" : " gemm"));
+  Tensor x = random_tensor({16, ch, hw, hw}, 3), dy = random_tensor({16, ch, hw, hw}, 4), dw = ops::empty({ch, ch, 3, 3});
+  const cpu::ConvGeom g{16, ch, hw, hw, ch, 3, 3, hw, hw, 1, 1, 1, 1};
+  auto run = [&] {
+    const float *px = x.data<float>(), *pdy = dy.data<float>();
+    float* pdw = dw.data<float>();
+#if defined(DRIFT_X86_KERNELS)
+    if (level.isa == cpu::CpuIsa::Avx512)
+      winograd ? cpu::avx512::conv2d_backward_weight_winograd(pdy, px, pdw, g)
+               : cpu::avx512::conv2d_backward_weight_gemm(pdy, px, pdw, g);
+    else
+      winograd ? cpu::avx2::conv2d_backward_weight_winograd(pdy, px, pdw, g)
+               : cpu::avx2::conv2d_backward_weight_gemm(pdy, px, pdw, g);
+#endif
+  };
+  for (auto _ : state) {
+    run();
+    benchmark::DoNotOptimize(dw.data_ptr());
+  }
+  set_gflops_and_peak(state, level.isa, unet_conv_flop(ch, hw), omp_get_max_threads());
+}
+
 // {channels, size} of the U-Net presets' 3x3 layers: mnist 32@28, 64@14, 64@7; cifar 64@32, 128@16, 128@8, 128@4.
 void unet_conv_shapes(benchmark::internal::Benchmark* b, bool methods) {
   for (int isa = 0; isa <= 2; ++isa)
@@ -299,6 +332,8 @@ BENCHMARK(BM_Conv2dIsa)->Apply([](benchmark::internal::Benchmark* b) { unet_conv
 BENCHMARK(BM_Conv2dTrainIsa)->Apply([](benchmark::internal::Benchmark* b) { unet_conv_shapes(b, false); })
     ->ArgNames({"isa", "ch", "hw"})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Conv2dMethod)->Apply([](benchmark::internal::Benchmark* b) { unet_conv_shapes(b, true); })
+    ->ArgNames({"isa", "ch", "hw", "winograd"})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Conv2dWeightMethod)->Apply([](benchmark::internal::Benchmark* b) { unet_conv_shapes(b, true); })
     ->ArgNames({"isa", "ch", "hw", "winograd"})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -12,7 +12,8 @@
 //   input gradient: the forward conv of dy with the flipped kernel.
 // 3x3 stride-1 forward (and so input-gradient) convolutions with enough
 // channels and wide enough images take Winograd F(2x2, 3x3) instead
-// (winograd.h, the rule in use_winograd).
+// (winograd.h, the rule in use_winograd), and so do their weight gradients
+// where that measured faster (winograd_wgrad.h, use_winograd_wgrad).
 #include "tensor/cpu/conv_common.h"
 #include "tensor/error.h"
 #include "tensor/cpu/gemm_kernel.h"
@@ -65,17 +66,15 @@ inline bool use_winograd(const ConvGeom& g) {
 }
 
 // The weight gradient by Winograd (winograd_wgrad.h) where the forward rule
-// holds and, on AVX-512, where it measured faster: P >= VW / 2 with at least 64
-// input channels. Its 16 GEMMs are small (O x C, K = a chunk of tiles) and
-// both operands are transposed into the GEMM's packed layouts; with a strip
-// width of 48 (AVX-512), 32 or 64 channels leave a third or a quarter of a
-// strip idle. Measured (batch 64 for 28, 14 and 7 wide, 16 for the others,
-// 2 threads, Zen 5), Winograd / GEMM time:
-//   AVX2     32@28 0.64, 64@14 0.46, 64->32@28 0.62, 64@7 0.51, 64@32 0.52, 128@16 0.55, 128@8 0.81
-//   AVX-512  32@28 1.09, 64@14 0.93, 64->32@28 0.94, 64@7 1.39, 64@32 0.83, 128@16 0.94, 128@8 1.98
+// holds with P >= VW / 2: its transforms cost the same as the forward pass's,
+// but its 16 GEMMs are smaller (O x C, K = a chunk of tiles) and both operands
+// are transposed into the GEMM's packed layouts first. Measured (bench_ops
+// Conv2dWeightMethod: batch 16, C = O, 2 threads, Zen 5), Winograd / GEMM time:
+//   AVX2     32@28 0.53, 64@14 0.50, 64@7 0.56, 64@32 0.47, 128@16 0.52, 128@8 0.78 (P >= 4); 128@4 1.64 (P = 2)
+//   AVX-512  32@28 0.65, 64@14 0.85, 64@32 0.52, 128@16 0.74 (P >= 8); 64@7 1.71, 128@8 1.42 (P = 4)
 inline bool use_winograd_wgrad(const ConvGeom& g) {
   if (!use_winograd(g)) return false;
-  return Vec::W == 8 || (2 * WinogradPlan(g).P >= Vec::W && g.C >= 64);
+  return 2 * WinogradPlan(g).P >= Vec::W;
 }
 
 // C = op(A) @ op(B) on plain row-major operands, split over output blocks when `par`.

@@ -146,8 +146,10 @@ struct PackPlainB {
       int64_t k = 0;
       for (; k + 8 <= kc; k += 8) {
         for (int64_t jb = 0; jb < full; jb += 8) transpose8x8(B + (j0 + jb) * ldb + k0 + k, ldb, d + k * NR + jb, NR);
-        for (int64_t kk = k; kk < k + 8; ++kk)
-          for (int64_t j = full; j < NR; ++j) d[kk * NR + j] = j < nr ? B[(j0 + j) * ldb + k0 + kk] : 0.f;
+        for (int64_t kk = k; kk < k + 8; ++kk) {
+          for (int64_t j = full; j < nr; ++j) d[kk * NR + j] = B[(j0 + j) * ldb + k0 + kk];
+          for (int64_t j = nr; j < NR; ++j) d[kk * NR + j] = 0.f;
+        }
       }
       for (; k < kc; ++k)
         for (int64_t j = 0; j < NR; ++j) d[k * NR + j] = j < nr ? B[(j0 + j) * ldb + k0 + k] : 0.f;
@@ -155,32 +157,34 @@ struct PackPlainB {
   }
 };
 
-// C[MR, NR] (+)= A panel [kc][MR] @ B strip [kc][NR].
+// C[MR, NR] (+)= A panel [kc][MR] @ B strip [kc][NR]; NVX < NV vectors per row
+// makes a narrower tile (strips of NVX * Vec::W columns).
+template <int64_t NVX = NV>
 inline void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict c,
                          int64_t ldc, bool accumulate) {
-  typename Vec::R acc[MR][NV];
+  typename Vec::R acc[MR][NVX];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) acc[i][v] = Vec::zero();
+    for (int v = 0; v < NVX; ++v) acc[i][v] = Vec::zero();
   for (int64_t k = 0; k < kc; ++k) {
-    typename Vec::R bv[NV];
+    typename Vec::R bv[NVX];
 #pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) bv[v] = Vec::load(b + v * Vec::W);
+    for (int v = 0; v < NVX; ++v) bv[v] = Vec::load(b + v * Vec::W);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const typename Vec::R ai = Vec::set1(a[i]);
 #pragma GCC unroll 3
-      for (int v = 0; v < NV; ++v) acc[i][v] = Vec::fmadd(ai, bv[v], acc[i][v]);
+      for (int v = 0; v < NVX; ++v) acc[i][v] = Vec::fmadd(ai, bv[v], acc[i][v]);
     }
     a += MR;
-    b += NR;
+    b += NVX * Vec::W;
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     float* cr = c + i * ldc;
 #pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < NVX; ++v) {
       typename Vec::R r = acc[i][v];
       if (accumulate) r = Vec::add(r, Vec::load(cr + v * Vec::W));
       Vec::store(cr + v * Vec::W, r);

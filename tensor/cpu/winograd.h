@@ -237,20 +237,20 @@ inline VR load_kept(const float* src, LaneMask keep, const float* begin, const f
   return keep_lanes(v, keep);
 }
 
-// V = B^T d B of unit ul's tiles in channel c into the block's V (laid out as
-// `to` says). Vectorised over the
-// tiles k of the unit: with E, O, E1, O1 = columns 2k, 2k+1, 2k+2, 2k+3 of an
-// input row (de-interleaved straight from the loads),
-//   B^T d (down the 4 rows):  s0 = d0 - d2, s1 = d1 + d2, s2 = d2 - d1, s3 = d1 - d3
-//   (.) B (along the row):    v0 = E - E1,  v1 = O + E1,  v2 = E1 - O,  v3 = O - O1.
 // Where the transformed tiles go: column l of channel c's row of V[xi] is at
 // xi * plane + (l / row) * strip + c * row + l % row (the GEMM's packed strips,
-// row = NR, in the forward pass; plain rows, row = the block width, for the
+// row = NR, in the forward pass; plain rows, row = the chunk width, for the
 // weight gradient).
 struct TileLayout {
   int64_t row, strip, plane;
 };
 
+// V = B^T d B of unit ul's tiles in channel c into the block's V (laid out as
+// `to` says). Vectorised over the tiles k of the unit: with E, O, E1, O1 =
+// columns 2k, 2k+1, 2k+2, 2k+3 of an input row (de-interleaved straight from
+// the loads),
+//   B^T d (down the 4 rows):  s0 = d0 - d2, s1 = d1 + d2, s2 = d2 - d1, s3 = d1 - d3
+//   (.) B (along the row):    v0 = E - E1,  v1 = O + E1,  v2 = E1 - O,  v3 = O - O1.
 inline void winograd_input_unit(const ConvGeom& g, const WinogradPlan& wp, const UnitLoads& ul, int64_t c,
                                 const float* x_begin, const float* x_end, const TileLayout& to, float* Vb) {
   const float* xc = ul.image + c * g.H * g.W;

@@ -115,23 +115,39 @@ inline void pack_panels(const float* src, int64_t ld, int64_t panels, int64_t K,
   }
 }
 
+// The GEMM tile of the weight gradient: MR x NRW with NRW = 2 vectors, 32
+// columns on AVX-512 (not 48: the U-Net's 32, 64 and 128 channels fill whole
+// strips) and 16 on AVX2 (as the other GEMMs).
+constexpr int64_t NVW = 2, NRW = NVW * VW;
+
+// dst[s][k][NRW] = src[s*NRW + j][k] for k < K: NRW-column strips of op(B) =
+// src^T, src row-major with its rows readable up to strips * NRW (8 x 8
+// transposes). K is a multiple of 8.
+inline void pack_strips(const float* src, int64_t ld, int64_t strips, int64_t K, float* dst) {
+  for (int64_t s = 0; s < strips; ++s)
+    for (int64_t k = 0; k < K; k += 8)
+      for (int64_t jb = 0; jb < NRW; jb += 8)
+        transpose8x8(src + (s * NRW + jb) * ld + k, ld, dst + s * K * NRW + k * NRW + jb, NRW);
+}
+
 // dW = conv3x3 weight gradient of dy [N, O, Ho, Wo] and x [N, C, H, W], stride 1, any padding.
 inline void conv_backward_weight_winograd(const float* dy, const float* x, float* dw, const ConvGeom& g) {
   const WinogradPlan wp(g);
   const int64_t C = g.C, O = g.O;
   // A chunk: whole units, a multiple of 8 columns (the GEMM's transposing pack), <= KC.
   const int64_t step = std::max<int64_t>(wp.P, 8);
-  const int64_t TBW = std::max<int64_t>(step, std::min<int64_t>(KC, 16384 / (C + O)) / step * step);
-  const int64_t per_chunk = TBW / wp.P;
-  // Wd's rows are padded to a multiple of 8 (pack_panels reads 8 at a time), and so is dU's O (panels
-  // of MR rows) and C (strips of NR columns): dU's rows and columns past O and C are dropped at the end.
-  const int64_t O8 = (wp.panels * MR + 7) / 8 * 8 + 8, strips = (C + NR - 1) / NR, Cp = strips * NR;
-  const TileLayout vl{TBW, 0, C * TBW + VW}, wl{TBW, 0, O8 * TBW + VW};  // + slack for stores of Q < VW lanes
   const int64_t groups = std::min<int64_t>(kWgradGroups, wp.units);
   const int64_t per_group = (wp.units + groups - 1) / groups;
+  const int64_t group_cols = (per_group * wp.P + step - 1) / step * step;  // no wider than a group needs
+  const int64_t TBW = std::min(group_cols, std::max<int64_t>(step, std::min<int64_t>(KC, 16384 / (C + O)) / step * step));
+  const int64_t per_chunk = TBW / wp.P;
+  // Wd's rows are padded to a multiple of 8 (pack_panels reads 8 at a time), and so is dU's O (panels
+  // of MR rows) and C (strips of NRW columns): dU's rows and columns past O and C are dropped at the end.
+  const int64_t O8 = (wp.panels * MR + 7) / 8 * 8 + 8, strips = (C + NRW - 1) / NRW, Cp = strips * NRW;
+  const TileLayout vl{TBW, 0, Cp * TBW + VW}, wl{TBW, 0, O8 * TBW + VW};  // + slack for stores of Q < VW lanes
   const int64_t du_plane = wp.panels * MR * Cp, du_size = 16 * du_plane;
   const int nt = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), groups));
-  const int64_t pack_size = wp.panels * MR * TBW + 8 + strips * NR * TBW + 16;
+  const int64_t pack_size = wp.panels * MR * TBW + 8 + strips * NRW * TBW;
   const int64_t per_worker = 16 * (vl.plane + wl.plane) + pack_size;
   Workspace<float> du(groups * du_size);
   Workspace<float> ws(nt * per_worker);
@@ -145,8 +161,9 @@ inline void conv_backward_weight_winograd(const float* dy, const float* x, float
     float* Vb = ws.ptr + tid * per_worker;
     float* Wb = Vb + 16 * vl.plane;
     float* Ap = Wb + 16 * wl.plane;               // Wd[xi] in MR-row panels [p][TBW][MR]
-    float* Bp = Ap + wp.panels * MR * TBW + 8;    // V[xi]^T in NR-column strips [s][TBW][NR]
-    std::fill(Wb, Wb + 16 * wl.plane, 0.f);       // (rows O .. O8 stay 0 or finite)
+    float* Bp = Ap + wp.panels * MR * TBW + 8;    // V[xi]^T in NRW-column strips [s][TBW][NRW]
+    std::fill(Vb, Vb + 16 * vl.plane, 0.f);       // (rows C .. Cp and O .. O8 stay 0 or finite)
+    std::fill(Wb, Wb + 16 * wl.plane, 0.f);
     UnitLoads* ul = xunits.ptr + tid * 2 * per_chunk;
     DyLoads* dl = dyunits.ptr + tid * 2 * per_chunk;
 #pragma omp for schedule(static)
@@ -177,11 +194,11 @@ inline void conv_backward_weight_winograd(const float* dy, const float* x, float
         // dU[xi][O, C] += Wd[xi][O, TBW] @ V[xi][C, TBW]^T
         for (int xi = 0; xi < 16; ++xi) {
           pack_panels(Wb + xi * wl.plane, TBW, wp.panels, TBW, Ap);
-          PackPlainB{Vb + xi * vl.plane, TBW, true}(0, TBW, 0, C, Bp);
+          pack_strips(Vb + xi * vl.plane, TBW, strips, TBW, Bp);
           float* dUx = dU + xi * du_plane;
           for (int64_t sn = 0; sn < strips; ++sn)
             for (int64_t p = 0; p < wp.panels; ++p)
-              micro_kernel(TBW, Ap + p * TBW * MR, Bp + sn * TBW * NR, dUx + p * MR * Cp + sn * NR, Cp, true);
+              micro_kernel<NVW>(TBW, Ap + p * TBW * MR, Bp + sn * TBW * NRW, dUx + p * MR * Cp + sn * NRW, Cp, true);
         }
       }
     }
