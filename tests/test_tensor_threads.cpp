@@ -82,10 +82,13 @@ TEST_P(TensorThreads, Conv2dForwardAndBothGradients) {
     int64_t stride, pad;
   };
   // Wide stride-1 images (shifted windows), small images (several per chunk),
-  // a strided conv and a 1x1 conv; batches of 1 and of several images.
+  // a strided conv and a 1x1 conv; batches of 1 and of several images; and
+  // two that take Winograd (conv_fast.h's rules) in all three passes, with
+  // several blocks and all of the weight gradient's groups.
   for (const Case& c : {Case{{3, 8, 20, 20}, {16, 8, 3, 3}, 1, 1}, Case{{6, 16, 8, 8}, {8, 16, 3, 3}, 1, 1},
                         Case{{1, 8, 20, 20}, {16, 8, 3, 3}, 1, 1}, Case{{4, 6, 9, 9}, {5, 6, 3, 3}, 2, 1},
-                        Case{{5, 12, 6, 6}, {7, 12, 1, 1}, 1, 0}}) {
+                        Case{{5, 12, 6, 6}, {7, 12, 1, 1}, 1, 0}, Case{{5, 16, 14, 14}, {24, 16, 3, 3}, 1, 1},
+                        Case{{3, 32, 28, 28}, {16, 32, 3, 3}, 1, 1}}) {
     Tensor x = randn(c.x, 10), w = randn(c.w, 11), b = randn({c.w[0]}, 12);
     Tensor y = ops::conv2d(x, w, b, c.stride, c.pad);
     Tensor dy = randn(y.shape(), 13);
