@@ -30,6 +30,11 @@ namespace drift::cpu::DRIFT_ISA_NS {
 // 16x16 layers (bench_ops Conv2d*).
 constexpr int64_t kShiftedMinWo = 16;
 
+// Pointwise convolutions on images of at least this many pixels run one GEMM
+// per image (conv_forward_pointwise); smaller ones are gathered into chunks of
+// images first, so that the GEMM has enough columns.
+constexpr int64_t kPointwiseMinL = 128;
+
 inline bool use_shifted(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && g.Wo > kShiftedMinWo && !g.pointwise();
 }
@@ -367,7 +372,28 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const fl
   gemm_plain(trans_a, trans_b, M, N, K, A, lda, B, ldb, accumulate, C, ldc, parallel);
 }
 
+// 1x1 stride-1 unpadded convolutions: y[n] = W[O, C] @ x[n][C, L] (+ bias),
+// one GEMM per image straight from x into y (no copies into a chunk's
+// columns and back), whole images to each thread when there are enough.
+inline void conv_forward_pointwise(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+  const int64_t L = g.L(), C = g.C, O = g.O;
+  auto one_image = [&](int64_t n, bool par) {
+    float* yn = y + n * O * L;
+    gemm_plain(false, false, O, L, C, w, C, x + n * C * L, L, false, yn, L, par);
+    if (bias)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t l = 0; l < L; ++l) yn[o * L + l] += bias[o];
+  };
+  if (enough_images(g.N, omp_get_max_threads())) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < g.N; ++n) one_image(n, false);
+  } else {
+    for (int64_t n = 0; n < g.N; ++n) one_image(n, true);
+  }
+}
+
 void conv2d_forward_gemm(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+  if (g.pointwise() && g.L() >= kPointwiseMinL) return conv_forward_pointwise(x, w, bias, y, g);
   if (use_shifted(g)) return conv_forward_shifted(x, w, bias, y, g);
   conv_forward_im2col<float>(x, w, bias, y, g, gemm_plain, im2col_chunk);
 }
