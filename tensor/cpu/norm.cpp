@@ -137,11 +137,11 @@ void group_norm_backward(const KernelArgs& args) {
   T* db = args.out[2] ? args.out[2]->data<T>() : nullptr;
   const int64_t N = p.n, C = p.c, G = p.groups, cpg = C / G, S = p.s, K = cpg * S;
   // dw[c] = sum_n rstd * (sum_s dy*x - mu * sum_s dy),  db[c] = sum_n sum_s dy:
-  // each thread sums its groups into its own rows, merged at the end.
-  std::vector<double> sw(static_cast<size_t>(C), 0.0), sb(static_cast<size_t>(C), 0.0);
+  // each (n, c) term is kept apart and the terms are added in n order at the
+  // end, so the bits do not depend on which thread took which group.
+  std::vector<double> tw(static_cast<size_t>(N * C), 0.0), tb_n(static_cast<size_t>(N * C), 0.0);
 #pragma omp parallel if (N * C * S > 4096)
   {
-    std::vector<double> lw(static_cast<size_t>(C), 0.0), lb(static_cast<size_t>(C), 0.0);
     std::vector<double> dyx(static_cast<size_t>(cpg)), dys(static_cast<size_t>(cpg));
     std::vector<T> dz(p.silu ? static_cast<size_t>(K) : 0);  // the group's dz (fused silu)
 #pragma omp for schedule(static)
@@ -172,8 +172,8 @@ void group_norm_backward(const KernelArgs& args) {
         const double wc = w ? double(w[c]) : 1.0;
         sum_g += wc * s1;
         sum_gx += wc * sx;
-        lw[c] += rs * (sx - mu * s1);
-        lb[c] += s1;
+        tw[n * C + c] = rs * (sx - mu * s1);
+        tb_n[n * C + c] = s1;
       }
       // mean(g) and mean(g * xhat), xhat = (x - mu) * rs
       const double m1 = K > 0 ? sum_g / double(K) : 0.0;
@@ -189,15 +189,15 @@ void group_norm_backward(const KernelArgs& args) {
         for (int64_t s = 0; s < S; ++s) dxc[s] = a * dyc[s] + tb * xc[s] + tc;
       }
     }
-#pragma omp critical(drift_group_norm_backward)
-    for (int64_t c = 0; c < C; ++c) {
-      sw[c] += lw[c];
-      sb[c] += lb[c];
-    }
   }
   for (int64_t c = 0; c < C; ++c) {
-    if (dw) dw[c] = T(sw[c]);
-    if (db) db[c] = T(sb[c]);
+    double sw = 0, sb = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      sw += tw[n * C + c];
+      sb += tb_n[n * C + c];
+    }
+    if (dw) dw[c] = T(sw);
+    if (db) db[c] = T(sb);
   }
 }
 
