@@ -8,6 +8,16 @@
 #include "tensor/cpu/conv_common.h"
 #include "tensor/cpu/isa.h"
 
+namespace drift::cpu {
+// GroupNorm's shape and settings (tensor/op.h's NormParams, without the op
+// header): x [n, c, s] in `groups` groups; silu fuses the SiLU that follows.
+struct GroupNormShape {
+  int64_t n, c, s, groups;
+  double eps;
+  bool silu;
+};
+}  // namespace drift::cpu
+
 #define DRIFT_DECLARE_ISA_KERNELS(ns)                                                                         \
   namespace drift::cpu::ns {                                                                                  \
   /* C[M, N] = op(A) @ op(B) (+ C when accumulate); split over output blocks when parallel (gemm_kernel.h) */ \
@@ -24,6 +34,12 @@
   /* its two methods, as for the forward pass */                                                             \
   void conv2d_backward_weight_gemm(const float* dy, const float* x, float* dw, const ConvGeom& g);           \
   void conv2d_backward_weight_winograd(const float* dy, const float* x, float* dw, const ConvGeom& g);       \
+  /* float32 GroupNorm (+ SiLU) forward and backward (norm_impl.h; w, b, dw, db may be null) */               \
+  void group_norm_forward_f32(const float* x, const float* w, const float* b, float* y, float* mean,         \
+                              float* rstd, const GroupNormShape& p);                                          \
+  void group_norm_backward_f32(const float* dy, const float* x, const float* mean, const float* rstd,        \
+                               const float* w, const float* b, float* dx, float* dw, float* db,              \
+                               const GroupNormShape& p);                                                      \
   }
 
 DRIFT_DECLARE_ISA_KERNELS(avx2)
