@@ -17,7 +17,9 @@
 #ifdef __CUDACC__
 #define DRIFT_HD __host__ __device__ __forceinline__
 #else
-#define DRIFT_HD inline
+// static: every translation unit keeps its own copy, so one compiled with
+// AVX-512 flags (tensor/cpu/avx512/) is never linked into portable code.
+#define DRIFT_HD static inline
 #endif
 
 namespace drift {

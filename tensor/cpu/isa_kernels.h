@@ -40,6 +40,9 @@ struct GroupNormShape {
   void group_norm_backward_f32(const float* dy, const float* x, const float* mean, const float* rstd,        \
                                const float* w, const float* b, float* dx, float* dw, float* db,              \
                                const GroupNormShape& p);                                                      \
+  /* RandUniform's float32 batches [q0, q1) of 64 values (random_impl.h) */                                    \
+  void uniform_f32_batches(float* out, int64_t n, uint64_t seed, uint64_t offset, double a, double scale,     \
+                           int64_t q0, int64_t q1);                                                           \
   }
 
 DRIFT_DECLARE_ISA_KERNELS(avx2)

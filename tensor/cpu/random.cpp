@@ -15,7 +15,9 @@
 #include <cstring>
 #include <type_traits>
 
+#include "tensor/cpu/isa_kernels.h"
 #include "tensor/cpu/kernels.h"
+#include "tensor/cpu/random_impl.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/rng.h"
 
@@ -25,16 +27,8 @@ namespace {
 constexpr double kTwoPi = 6.283185307179586476925286766559;
 constexpr double kInv2Pow24 = 1.0 / 16777216.0;
 
-constexpr int64_t kBatchBlocks = 16;  // Philox blocks per batch: 64 values
-
-// Philox words of blocks [blk0, blk0 + kBatchBlocks) of the stream, in element order.
-// The loop over blocks vectorizes (16 independent counters).
-inline void philox_batch(const RandParams& p, int64_t blk0, uint32_t* words) {
-  for (int64_t k = 0; k < kBatchBlocks; ++k) {
-    Philox4 r = philox4x32_10(p.offset + static_cast<uint64_t>(blk0 + k), p.seed);
-    for (int lane = 0; lane < 4; ++lane) words[4 * k + lane] = r.v[lane];
-  }
-}
+using generic::kBatchBlocks;
+using generic::philox_batch;
 
 template <class T>
 void uniform_typed(T* out, int64_t n, const RandParams& p) {
@@ -42,22 +36,16 @@ void uniform_typed(T* out, int64_t n, const RandParams& p) {
   const int64_t batches = (blocks + kBatchBlocks - 1) / kBatchBlocks;
   const double a = p.a, scale = p.b - p.a;
   parallel_for(0, batches, std::max<int64_t>(1, kGrain / (4 * 4 * kBatchBlocks)), [&](int64_t q0, int64_t q1) {
-    uint32_t words[4 * kBatchBlocks];
-    T vals[4 * kBatchBlocks];
-    for (int64_t q = q0; q < q1; ++q) {
-      philox_batch(p, q * kBatchBlocks, words);
-      for (int64_t j = 0; j < 4 * kBatchBlocks; ++j) {
-        double u = static_cast<double>(words[j] >> 8) * kInv2Pow24;  // [0, 1)
-        double v = a + scale * u;
-        if constexpr (std::is_same_v<T, int64_t>) {
-          vals[j] = static_cast<int64_t>(std::floor(v));
-        } else {
-          vals[j] = static_cast<T>(v);
-        }
+    if constexpr (std::is_same_v<T, float>) {
+#if defined(DRIFT_X86_KERNELS)
+      switch (active_isa()) {
+        case CpuIsa::Avx512: return avx512::uniform_f32_batches(out, n, p.seed, p.offset, a, scale, q0, q1);
+        case CpuIsa::Avx2: return avx2::uniform_f32_batches(out, n, p.seed, p.offset, a, scale, q0, q1);
+        case CpuIsa::Generic: break;
       }
-      const int64_t base = q * kBatchBlocks * 4, count = std::min<int64_t>(4 * kBatchBlocks, n - base);
-      std::memcpy(out + base, vals, static_cast<size_t>(count) * sizeof(T));
+#endif
     }
+    generic::uniform_batches<T>(out, n, p.seed, p.offset, a, scale, q0, q1);
   });
 }
 
@@ -115,7 +103,7 @@ void normal_f32(float* out, int64_t n, const RandParams& p) {
     float z[4 * kBatchBlocks];
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t blk0 = q * kBatchBlocks;
-      philox_batch(p, blk0, words);
+      philox_batch(p.seed, p.offset, blk0, words);
       for (int64_t j = 0; j < 2 * kBatchBlocks; ++j) {  // pair j = elements (2j, 2j+1)
         // z_even = sqrt(-2 ln u1) cos(2 pi u2), z_odd = sqrt(-2 ln u1) sin(2 pi u2)
         float u1 = (static_cast<float>(words[2 * j] >> 8) + 1.0f) * (1.0f / 16777216.0f);  // (0, 1], exact
