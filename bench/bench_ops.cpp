@@ -236,9 +236,11 @@ void BM_Conv2dTrainIsa(benchmark::State& state) {
   set_gflops_and_peak(state, level.isa, 3 * unet_conv_flop(ch, hw), omp_get_max_threads());
 }
 
-// The two forward methods conv2d chooses between (use_winograd, conv_fast.h):
-// args {level (1 or 2), channels, size, method: 0 GEMM, 1 Winograd}.
-void BM_Conv2dMethod(benchmark::State& state) {
+// The two methods conv2d chooses between (use_winograd / use_winograd_wgrad,
+// conv_fast.h), forward and weight gradient: args {level (1 or 2), channels,
+// size, method: 0 GEMM, 1 Winograd}, batch 16. GFLOP/s counts the direct
+// convolution's multiply-adds, whatever method runs.
+void conv_method_bench(benchmark::State& state, bool weight_gradient) {
   IsaForBench level(state);
   if (!level.ok) return;
   if (level.isa == cpu::CpuIsa::Generic) {
@@ -248,59 +250,34 @@ void BM_Conv2dMethod(benchmark::State& state) {
   const int64_t ch = state.range(1), hw = state.range(2);
   const bool winograd = state.range(3) == 1;
   state.SetLabel(std::string(cpu::isa_name(level.isa)) + (winograd ? " winograd" : " gemm"));
-  Tensor x = random_tensor({16, ch, hw, hw}, 3), w = random_tensor({ch, ch, 3, 3}, 4), y = ops::empty({16, ch, hw, hw});
+  Tensor x = random_tensor({16, ch, hw, hw}, 3), w = random_tensor({ch, ch, 3, 3}, 4);
+  Tensor y = random_tensor({16, ch, hw, hw}, 5);  // the output, or dy for the weight gradient
   const cpu::ConvGeom g{16, ch, hw, hw, ch, 3, 3, hw, hw, 1, 1, 1, 1};
   auto run = [&] {
-    const float *px = x.data<float>(), *pw = w.data<float>();
-    float* py = y.data<float>();
+    const float* px = x.data<float>();
+    float *pw = w.data<float>(), *py = y.data<float>();
 #if defined(DRIFT_X86_KERNELS)
-    if (level.isa == cpu::CpuIsa::Avx512)
-      winograd ? cpu::avx512::conv2d_forward_winograd(px, pw, nullptr, py, g)
-               : cpu::avx512::conv2d_forward_gemm(px, pw, nullptr, py, g);
-    else
-      winograd ? cpu::avx2::conv2d_forward_winograd(px, pw, nullptr, py, g)
-               : cpu::avx2::conv2d_forward_gemm(px, pw, nullptr, py, g);
+    const bool a512 = level.isa == cpu::CpuIsa::Avx512;
+    if (weight_gradient) {
+      auto fn = a512 ? (winograd ? cpu::avx512::conv2d_backward_weight_winograd : cpu::avx512::conv2d_backward_weight_gemm)
+                     : (winograd ? cpu::avx2::conv2d_backward_weight_winograd : cpu::avx2::conv2d_backward_weight_gemm);
+      fn(py, px, pw, g);
+    } else {
+      auto fn = a512 ? (winograd ? cpu::avx512::conv2d_forward_winograd : cpu::avx512::conv2d_forward_gemm)
+                     : (winograd ? cpu::avx2::conv2d_forward_winograd : cpu::avx2::conv2d_forward_gemm);
+      fn(px, pw, nullptr, py, g);
+    }
 #endif
   };
   for (auto _ : state) {
     run();
     benchmark::DoNotOptimize(y.data_ptr());
+    benchmark::DoNotOptimize(w.data_ptr());
   }
   set_gflops_and_peak(state, level.isa, unet_conv_flop(ch, hw), omp_get_max_threads());
 }
-
-// The same for the weight gradient (use_winograd_wgrad, conv_fast.h). GFLOP/s
-// counts the direct method's multiply-adds.
-void BM_Conv2dWeightMethod(benchmark::State& state) {
-  IsaForBench level(state);
-  if (!level.ok) return;
-  if (level.isa == cpu::CpuIsa::Generic) {
-    state.SkipWithError("no Winograd kernel on the portable level");
-    return;
-  }
-  const int64_t ch = state.range(1), hw = state.range(2);
-  const bool winograd = state.range(3) == 1;
-  state.SetLabel(std::string(cpu::isa_name(level.isa)) + (winograd ? " winograd" : " gemm"));
-  Tensor x = random_tensor({16, ch, hw, hw}, 3), dy = random_tensor({16, ch, hw, hw}, 4), dw = ops::empty({ch, ch, 3, 3});
-  const cpu::ConvGeom g{16, ch, hw, hw, ch, 3, 3, hw, hw, 1, 1, 1, 1};
-  auto run = [&] {
-    const float *px = x.data<float>(), *pdy = dy.data<float>();
-    float* pdw = dw.data<float>();
-#if defined(DRIFT_X86_KERNELS)
-    if (level.isa == cpu::CpuIsa::Avx512)
-      winograd ? cpu::avx512::conv2d_backward_weight_winograd(pdy, px, pdw, g)
-               : cpu::avx512::conv2d_backward_weight_gemm(pdy, px, pdw, g);
-    else
-      winograd ? cpu::avx2::conv2d_backward_weight_winograd(pdy, px, pdw, g)
-               : cpu::avx2::conv2d_backward_weight_gemm(pdy, px, pdw, g);
-#endif
-  };
-  for (auto _ : state) {
-    run();
-    benchmark::DoNotOptimize(dw.data_ptr());
-  }
-  set_gflops_and_peak(state, level.isa, unet_conv_flop(ch, hw), omp_get_max_threads());
-}
+void BM_Conv2dMethod(benchmark::State& state) { conv_method_bench(state, false); }
+void BM_Conv2dWeightMethod(benchmark::State& state) { conv_method_bench(state, true); }
 
 // {channels, size} of the U-Net presets' 3x3 layers: mnist 32@28, 64@14, 64@7; cifar 64@32, 128@16, 128@8, 128@4.
 void unet_conv_shapes(benchmark::internal::Benchmark* b, bool methods) {

@@ -63,6 +63,16 @@ double max_rel_err(const Tensor& got, const Tensor& want) {
   return err / std::max(scale, 1e-30);
 }
 
+// Prints Winograd's and the GEMM path's errors (ew, eg) for `what` and checks
+// the bound: at most 4x the GEMM path's plus 2e-6, and below 1e-5 in any case.
+void check_errors(const char* what, cpu::CpuIsa isa, const Case& c, double ew, double eg) {
+  std::printf("  %s %s x [%lld, %lld, %lld, %lld] O %lld pad %lld: winograd %.2e, gemm %.2e (max rel. error)\n",
+              cpu::isa_name(isa), what, (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W,
+              (long long)c.O, (long long)c.pad, ew, eg);
+  EXPECT_LE(ew, 4 * eg + 2e-6) << what << ": N " << c.N << " C " << c.C << " O " << c.O;
+  EXPECT_LE(ew, 1e-5) << what << ": N " << c.N << " C " << c.C << " O " << c.O;
+}
+
 class TensorWinograd : public PerIsaTest {
  protected:
   void SetUp() override {
@@ -88,12 +98,7 @@ TEST_P(TensorWinograd, MatchesFloat64ReferenceWithBoundedExtraError) {
     Tensor yw = ops::empty(want.shape()), yg = ops::empty(want.shape());
     run_method(isa, true, x, w, b, yw, g);
     run_method(isa, false, x, w, b, yg, g);
-    const double ew = max_rel_err(yw, want), eg = max_rel_err(yg, want);
-    std::printf("  %s x [%lld, %lld, %lld, %lld] O %lld pad %lld: winograd %.2e, gemm %.2e (max rel. error)\n",
-                cpu::isa_name(isa), (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W, (long long)c.O,
-                (long long)c.pad, ew, eg);
-    EXPECT_LE(ew, 4 * eg + 2e-6) << "N " << c.N << " C " << c.C << " O " << c.O;
-    EXPECT_LE(ew, 1e-5) << "N " << c.N << " C " << c.C << " O " << c.O;
+    check_errors("y", isa, c, max_rel_err(yw, want), max_rel_err(yg, want));
   }
 }
 
@@ -128,12 +133,7 @@ TEST_P(TensorWinograd, WeightGradientMatchesFloat64ReferenceWithBoundedExtraErro
     Tensor dw_w = ops::empty(want.shape()), dw_g = ops::empty(want.shape());
     run_weight_method(isa, true, dy, x, dw_w, g);
     run_weight_method(isa, false, dy, x, dw_g, g);
-    const double ew = max_rel_err(dw_w, want), eg = max_rel_err(dw_g, want);
-    std::printf("  %s dW x [%lld, %lld, %lld, %lld] O %lld pad %lld: winograd %.2e, gemm %.2e (max rel. error)\n",
-                cpu::isa_name(isa), (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W, (long long)c.O,
-                (long long)c.pad, ew, eg);
-    EXPECT_LE(ew, 4 * eg + 2e-6) << "N " << c.N << " C " << c.C << " O " << c.O;
-    EXPECT_LE(ew, 1e-5) << "N " << c.N << " C " << c.C << " O " << c.O;
+    check_errors("dW", isa, c, max_rel_err(dw_w, want), max_rel_err(dw_g, want));
   }
 }
 

@@ -47,15 +47,33 @@ inline VR v_sub(VR a, VR b) {
 #endif
 }
 
+#if defined(__AVX512F__)
+using LaneMask = __mmask16;
+inline LaneMask lanes_between(int64_t lo, int64_t hi) {
+  lo = std::clamp<int64_t>(lo, 0, VW);
+  hi = std::clamp<int64_t>(hi, lo, VW);
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+inline VR keep_lanes(VR v, LaneMask m) { return _mm512_maskz_mov_ps(m, v); }
+#else
+using LaneMask = __m256;  // all-ones lanes are kept
+inline LaneMask lanes_between(int64_t lo, int64_t hi) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, 0, VW)) - 1)),
+                       _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, 0, VW))), lane)));
+}
+inline VR keep_lanes(VR v, LaneMask m) { return _mm256_and_ps(m, v); }
+#endif
+
 // The first n lanes of v to dst (n in [0, VW]).
 inline void store_lanes(float* dst, VR v, int64_t n) {
   if (n >= VW) return Vec::store(dst, v);
   if (n <= 0) return;
 #if defined(__AVX512F__)
-  _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << n) - 1u), v);
+  _mm512_mask_storeu_ps(dst, lanes_between(0, n), v);
 #else
-  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  _mm256_maskstore_ps(dst, m, v);
+  _mm256_maskstore_ps(dst, _mm256_castps_si256(lanes_between(0, n)), v);
 #endif
 }
 
@@ -150,24 +168,6 @@ inline Unit unit_of(int64_t u, const WinogradPlan& wp) {
   return {r / wp.th, r % wp.th, s * wp.tws};
 }
 
-#if defined(__AVX512F__)
-using LaneMask = __mmask16;
-inline LaneMask lanes_between(int64_t lo, int64_t hi) {
-  lo = std::clamp<int64_t>(lo, 0, VW);
-  hi = std::clamp<int64_t>(hi, lo, VW);
-  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-inline VR keep_lanes(VR v, LaneMask m) { return _mm512_maskz_mov_ps(m, v); }
-#else
-using LaneMask = __m256;  // all-ones lanes are kept
-inline LaneMask lanes_between(int64_t lo, int64_t hi) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_castsi256_ps(
-      _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, 0, VW)) - 1)),
-                       _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, 0, VW))), lane)));
-}
-inline VR keep_lanes(VR v, LaneMask m) { return _mm256_and_ps(m, v); }
-#endif
 
 // even[k] = the 2k-th, odd[k] = the (2k+1)-th float of the 2*VW floats [a, b].
 inline void deinterleave(VR a, VR b, VR& even, VR& odd) {
