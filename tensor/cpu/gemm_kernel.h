@@ -146,7 +146,7 @@ struct PackPlainB {
       int64_t k = 0;
       for (; k + 8 <= kc; k += 8) {
         for (int64_t jb = 0; jb < full; jb += 8) transpose8x8(B + (j0 + jb) * ldb + k0 + k, ldb, d + k * NR + jb, NR);
-        if (full == NR) continue;  // (the tail loops below cost a third of the pack even when empty)
+        if (full == NR) continue;  // a whole strip: no tail
         for (int64_t kk = k; kk < k + 8; ++kk) {
           for (int64_t j = full; j < nr; ++j) d[kk * NR + j] = B[(j0 + j) * ldb + k0 + kk];
           for (int64_t j = nr; j < NR; ++j) d[kk * NR + j] = 0.f;

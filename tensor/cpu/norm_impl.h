@@ -2,7 +2,7 @@
 // GroupNorm (Wu & He 2018), forward and backward, written once: compiled for
 // float64 and the portable level in tensor/cpu/norm.cpp and for float32 at
 // each vector level in tensor/cpu/avx2|avx512/norm.cpp (so the loops below
-// vectorise at that level's width). LayerNorm LayerNorm (Ba et al. 2016)
+// vectorise at that level's width). LayerNorm (Ba et al. 2016)
 // runs through the same kernels (tensor/ops_nn.cpp: x [M, D] as [N = M, C = D,
 // S = 1] with one group).
 //

@@ -25,9 +25,9 @@ namespace drift::cpu {
 namespace {
 
 constexpr double kTwoPi = 6.283185307179586476925286766559;
-constexpr double kInv2Pow24 = 1.0 / 16777216.0;
 
 using generic::kBatchBlocks;
+using generic::kInv2Pow24;
 using generic::philox_batch;
 
 template <class T>

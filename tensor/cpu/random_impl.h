@@ -17,6 +17,7 @@
 namespace drift::cpu::DRIFT_ISA_NS {
 
 constexpr int64_t kBatchBlocks = 16;  // Philox blocks per batch: 64 values
+constexpr double kInv2Pow24 = 1.0 / 16777216.0;
 
 // Philox words of blocks [blk0, blk0 + kBatchBlocks) of the stream, in element order.
 // The loop over blocks vectorizes (16 independent counters).
@@ -32,7 +33,6 @@ inline void philox_batch(uint64_t seed, uint64_t offset, int64_t blk0, uint32_t*
 template <class T>
 inline void uniform_batches(T* out, int64_t n, uint64_t seed, uint64_t offset, double a, double scale, int64_t q0,
                             int64_t q1) {
-  constexpr double kInv2Pow24 = 1.0 / 16777216.0;
   uint32_t words[4 * kBatchBlocks];
   T vals[4 * kBatchBlocks];
   for (int64_t q = q0; q < q1; ++q) {

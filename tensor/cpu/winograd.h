@@ -168,7 +168,6 @@ inline Unit unit_of(int64_t u, const WinogradPlan& wp) {
   return {r / wp.th, r % wp.th, s * wp.tws};
 }
 
-
 // even[k] = the 2k-th, odd[k] = the (2k+1)-th float of the 2*VW floats [a, b].
 inline void deinterleave(VR a, VR b, VR& even, VR& odd) {
 #if defined(__AVX512F__)
